@@ -132,7 +132,8 @@ def _resonance_window(res: Resonance, bwcutoff: float) -> Cut:
             G = params.get(res.width_key, G) if res.width_key else G
         q = jnp.sum(p[..., idx, :], axis=-2)
         m = safe_sqrt(q[..., 0] ** 2 - jnp.sum(q[..., 1:] ** 2, axis=-1))
-        return jnp.abs(m - M) < bwcutoff * G
+        # closed window (the Breit-Wigner map reaches its edges on faces of the cube), up to rounding
+        return jnp.abs(m - M) <= bwcutoff * G + 1e-12 * M
 
     return Cut("resonance_window", fn, f"|m({res.name} -> {list(idx)}) - M| < {bwcutoff} Gamma")
 
@@ -195,8 +196,8 @@ def as_cuts(obj) -> Cuts:
     if isinstance(obj, dict):
         return make_cuts(obj)
     obj = list(obj)
-    if obj and isinstance(obj[0], (tuple, list)) and obj[0] and isinstance(obj[0][0], str):
-        return make_cuts(obj)
+    if obj and not isinstance(obj[0], (Cut, Cuts, dict)):
+        return make_cuts(obj)  # a sequence of (name, kwargs) pairs
     out = []
     for c in obj:
         out.extend(as_cuts(c).cuts)

@@ -89,13 +89,14 @@ def decay_from_rest(Q, M, e_star, q_star, n):
 
         E = e* E_Q + q* (Q.n),   p = q* M n + Q [e* + q* (Q.n) / (E_Q + M)],
 
-    which stays finite for a light-like ``Q`` (M = 0, the collinear limit of a massless system).
+    which stays finite for a light-like ``Q`` (M = 0, the collinear limit of a massless system) and
+    gives zero products for Q = 0 (reached on corners of the cube where a massless system is soft).
     """
     EQ = Q[..., 0]
     Qv = Q[..., 1:]
     Qn = jnp.sum(Qv * n, axis=-1)
     E = e_star * EQ + q_star * Qn
-    coef = e_star + q_star * Qn / (EQ + M)
+    coef = e_star + q_star * safe_div(Qn, EQ + M, 0.0)  # E_Q + M = 0 only for Q = 0 (a corner)
     pv = (q_star * M)[..., None] * n + Qv * coef[..., None]
     return jnp.concatenate([E[..., None], pv], axis=-1)
 

@@ -46,8 +46,12 @@ def _beta2_icdf_newton(u, a):
     x0_low = safe_pow(u / (a + 2.0), 1.0 / (a + 1.0))
     x0_high = 1.0 - safe_sqrt(2.0 * (1.0 - u) / ((a + 1.0) * (a + 2.0)))
     x = jnp.clip(jnp.where(u < 0.5, x0_low, x0_high), 0.0, 1.0)
-    lo = jnp.zeros_like(u)
-    hi = jnp.ones_like(u)
+    # x^(a+1) <= F(x) <= (a+2) x^(a+1) brackets the root by [x0_low, u^(1/(a+1))], a bracket of fixed
+    # relative width, so that bisection steps keep full relative precision even for tiny u
+    small = u < 0.5
+    lo = jnp.where(small, x0_low, 0.0)
+    hi = jnp.where(small, jnp.minimum(safe_pow(u, 1.0 / (a + 1.0)), 1.0), 1.0)
+    x = jnp.clip(x, lo, hi)
 
     def body(_, state):
         x, lo, hi = state
@@ -57,7 +61,7 @@ def _beta2_icdf_newton(u, a):
         d = _beta2_pdf(x, a)
         step = safe_div(f, d, jnp.inf)
         xn = x - step
-        ok = (xn > lo) & (xn < hi)
+        ok = (xn >= lo) & (xn <= hi)
         xn = jnp.where(ok, xn, 0.5 * (lo + hi))
         xn = jnp.where(f == 0, x, xn)
         return xn, lo, hi
@@ -70,8 +74,8 @@ def _beta2_icdf_newton(u, a):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def beta2_icdf(u, a):
     """Inverse of :func:`beta2_cdf` (``a`` a static Python float > -1)."""
-    if a == 0.0:  # F = 2x - x^2: closed form
-        return 1.0 - safe_sqrt(1.0 - u)
+    if a == 0.0:  # F = 2x - x^2: x = 1 - sqrt(1 - u), written without cancellation for small u
+        return u / (1.0 + safe_sqrt(1.0 - u))
     return _beta2_icdf_newton(u, a)
 
 

@@ -59,6 +59,9 @@ from ._maps1d import (
 from ._safe import safe_div, safe_log, safe_sqrt
 
 
+_COLLINEAR_TOLERANCE = 1e-10
+
+
 class NBodyLayout(NamedTuple):
     """Static configuration of an n-body generator (hashable; depends only on which masses vanish).
 
@@ -323,8 +326,11 @@ def nbody_inverse(layout: NBodyLayout, p, M0, masses):
     Ks.append(jnp.zeros_like(K0))
     K = jnp.stack(Ks, axis=-1)
     us, xs, ts = [], [], []
+    # a kinetic mass at rounding level (a collinear massless subsystem, reached on faces of the cube)
+    # carries no ratio information: t = 0 there, which lets the decay angles reproduce any energy sharing
+    noise = _COLLINEAR_TOLERANCE * M0
     for l in range(1, nst + 1):
-        tl = jnp.clip(safe_div(K[:, l], K[:, l - 1], 0.0), 0.0, 1.0)
+        tl = jnp.where(K[:, l - 1] > noise, jnp.clip(safe_div(K[:, l], K[:, l - 1], 0.0), 0.0, 1.0), 0.0)
         xl = tl**2
         ts.append(tl)
         xs.append(xl)

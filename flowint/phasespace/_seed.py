@@ -57,8 +57,20 @@ class MadJax:
             momenta, _ = mapping.map(rv[None, :], params)
             return proc.me2(momenta, params)[0]
 
-        value_and_grad = jax.jit(jax.value_and_grad(single))
-        batched = jax.jit(jax.vmap(jax.value_and_grad(single), in_axes=(None, 0)))
+        def value_and_grad(params, rv):
+            # forward mode: one tangent per parameter, cheaper than reverse mode for the handful of
+            # parameters one usually asks for (and much faster to compile)
+            if len(params) > 16:
+                return jax.value_and_grad(single)(params, rv)
+            value = single(params, rv)
+            grads = {}
+            for key in params:
+                tangent = {k: jnp.zeros_like(v) if k != key else jnp.ones_like(v) for k, v in params.items()}
+                grads[key] = jax.jvp(lambda p: single(p, rv), (params,), (tangent,))[1]
+            return value, grads
+
+        batched = jax.jit(jax.vmap(value_and_grad, in_axes=(None, 0)))
+        value_and_grad = jax.jit(value_and_grad)
 
         def matrix_element(params, random_variables):
             params = {} if params is None else {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
