@@ -49,7 +49,15 @@ def unit_vector_inverse(v):
     """
     norm = safe_sqrt(jnp.sum(v * v, axis=-1))
     cos_t = safe_div(v[..., 2], norm, 0.0)
-    u_cos = jnp.clip(0.5 * (1.0 + cos_t), 0.0, 1.0)
+    # near the poles 1 -+ cos = v_perp^2 / (|v| (|v| +- v_z)) keeps the relative precision of u_cos
+    # (near 0) and of 1 - u_cos (near 1), which sin(theta) = 2 sqrt(u (1 - u)) depends on
+    perp2 = v[..., 0] ** 2 + v[..., 1] ** 2
+    one_plus_cos = safe_div(perp2, norm * (norm - v[..., 2]), 0.0)
+    one_minus_cos = safe_div(perp2, norm * (norm + v[..., 2]), 0.0)
+    u_cos = jnp.where(
+        cos_t < -0.5, 0.5 * one_plus_cos, jnp.where(cos_t > 0.5, 1.0 - 0.5 * one_minus_cos, 0.5 * (1.0 + cos_t))
+    )
+    u_cos = jnp.clip(u_cos, 0.0, 1.0)
     transverse = (v[..., 0] != 0) | (v[..., 1] != 0)
     phi = jnp.arctan2(jnp.where(transverse, v[..., 1], 0.0), jnp.where(transverse, v[..., 0], 1.0))
     u_phi = phi / TWO_PI
@@ -96,7 +104,10 @@ def decay_from_rest(Q, M, e_star, q_star, n):
     Qv = Q[..., 1:]
     Qn = jnp.sum(Qv * n, axis=-1)
     E = e_star * EQ + q_star * Qn
-    coef = e_star + q_star * safe_div(Qn, EQ + M, 0.0)  # E_Q + M = 0 only for Q = 0 (a corner)
+    # E_Q + M >= |Q| for a physical Q; the bound only matters for a Q that is zero up to rounding
+    # (a soft massless subsystem on a corner of the cube), whose products must then stay zero too
+    Qabs = safe_sqrt(jnp.sum(Qv * Qv, axis=-1))
+    coef = e_star + q_star * safe_div(Qn, jnp.maximum(EQ + M, Qabs), 0.0)
     pv = (q_star * M)[..., None] * n + Qv * coef[..., None]
     return jnp.concatenate([E[..., None], pv], axis=-1)
 
@@ -180,24 +191,24 @@ def decay_direction(Q, M, p, e_star, q_star):
     cos_t = jnp.clip(safe_div(p[..., 0] - e_star * Q[..., 0], den, 0.0), -1.0, 1.0)
     qM = q_star * M
     # transverse part, of length sin theta*: from |p_perp| / (q* M) when the system is slow enough for
-    # that to be the more accurate estimate (q* M > E_Q sin theta*), else from cos theta*; its direction
-    # is p_perp's, or a fixed axis orthogonal to Q where p_perp vanishes (light-like Q)
-    sin_c = safe_sqrt((1.0 - cos_t) * (1.0 + cos_t))
+    # that to be the more accurate estimate (q* M > E_Q sin theta*, and q* M above rounding level),
+    # else from cos theta*. Its direction is p_perp's; p_perp is projected twice because for p
+    # (nearly) collinear with Q the first projection leaves rounding noise along Q of its own size.
+    # Where p_perp vanishes (a light-like Q: collinear products) a fixed axis orthogonal to Q is used.
+    p_perp = p_perp - jnp.sum(p_perp * Qhat, axis=-1, keepdims=True) * Qhat
     perp = safe_sqrt(jnp.sum(p_perp * p_perp, axis=-1))
-    use_perp = (qM > Q[..., 0] * sin_c) & (qM > 0)
-    sin_t = jnp.where(use_perp, safe_div(perp, qM, 0.0), sin_c)
+    sin_c = safe_sqrt((1.0 - cos_t) * (1.0 + cos_t))
+    use_perp = (qM > Q[..., 0] * sin_c) & (qM > 1e-8 * Q[..., 0])
+    sin_t = jnp.where(use_perp, jnp.clip(safe_div(perp, qM, 0.0), 0.0, 1.0), sin_c)
     helper = jnp.where(
         (jnp.abs(Qhat[..., 2]) < 0.9)[..., None], jnp.array([0.0, 0.0, 1.0]), jnp.array([1.0, 0.0, 0.0])
     )
     axis = jnp.cross(Qhat, helper)
     axis_norm = safe_sqrt(jnp.sum(axis * axis, axis=-1))
     axis = axis / jnp.where(axis_norm > 0, axis_norm, 1.0)[..., None]
-    # second projection: when p is (nearly) collinear with Q, p_perp is rounding noise with a component
-    # along Q of its own size; re-orthogonalised it still gives a unit vector orthogonal to Q
-    e_perp = p_perp / jnp.where(perp > 0, perp, 1.0)[..., None]
-    e_perp = e_perp - jnp.sum(e_perp * Qhat, axis=-1, keepdims=True) * Qhat
-    e_norm = safe_sqrt(jnp.sum(e_perp * e_perp, axis=-1))
-    e_perp = jnp.where((e_norm > 0.5)[..., None], e_perp / jnp.where(e_norm > 0.5, e_norm, 1.0)[..., None], axis)
+    pabs = safe_sqrt(jnp.sum(pv * pv, axis=-1))
+    defined = perp > 1e-13 * pabs  # above the rounding noise of the projection
+    e_perp = jnp.where(defined[..., None], p_perp / jnp.where(defined, perp, 1.0)[..., None], axis)
     transverse = sin_t[..., None] * e_perp
     fast = (Qabs > 0.5 * M) & (den > 0)
     n_fast = transverse + cos_t[..., None] * Qhat

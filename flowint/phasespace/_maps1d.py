@@ -53,8 +53,8 @@ def _beta2_icdf_newton(u, a):
     hi = jnp.where(small, jnp.minimum(safe_pow(u, 1.0 / (a + 1.0)), 1.0), 1.0)
     x = jnp.clip(x, lo, hi)
 
-    def body(_, state):
-        x, lo, hi = state
+    def body(state):
+        i, x, lo, hi, _ = state
         f = beta2_cdf(x, a) - u
         lo = jnp.where(f <= 0, x, lo)
         hi = jnp.where(f >= 0, x, hi)
@@ -64,9 +64,17 @@ def _beta2_icdf_newton(u, a):
         ok = (xn >= lo) & (xn <= hi)
         xn = jnp.where(ok, xn, 0.5 * (lo + hi))
         xn = jnp.where(f == 0, x, xn)
-        return xn, lo, hi
+        # a point has converged when its residual is at rounding level (near x = 1, where F is flat,
+        # x itself keeps jittering inside a band of equally good roots) or its bracket is a few ulps
+        eps = jnp.finfo(x.dtype).eps
+        converged = (jnp.abs(f) <= 16 * eps * u) | (hi - lo <= 16 * eps * hi)
+        return i + 1, xn, lo, hi, jnp.any(~converged)
 
-    x, lo, hi = jax.lax.fori_loop(0, _NEWTON_ITERATIONS, body, (x, lo, hi))
+    def cond(state):
+        i, _, _, _, moving = state
+        return (i < _NEWTON_ITERATIONS) & moving
+
+    _, x, lo, hi, _ = jax.lax.while_loop(cond, body, (0, x, lo, hi, jnp.array(True)))
     x = jnp.where(u <= 0.0, 0.0, jnp.where(u >= 1.0, 1.0, x))
     return x
 

@@ -59,7 +59,7 @@ from ._maps1d import (
 from ._safe import safe_div, safe_log, safe_sqrt
 
 
-_COLLINEAR_TOLERANCE = 1e-10
+_COLLINEAR_TOLERANCE = 1e-13  # relative to the subsystem's energy; rounding gives ~1e-16
 
 
 class NBodyLayout(NamedTuple):
@@ -328,8 +328,8 @@ def nbody_inverse(layout: NBodyLayout, p, M0, masses):
     us, xs, ts = [], [], []
     # a kinetic mass at rounding level (a collinear massless subsystem, reached on faces of the cube)
     # carries no ratio information: t = 0 there, which lets the decay angles reproduce any energy sharing
-    noise = _COLLINEAR_TOLERANCE * M0
     for l in range(1, nst + 1):
+        noise = _COLLINEAR_TOLERANCE * (Qs[l - 1][:, 0] + mu[:, l - 1])
         tl = jnp.where(K[:, l - 1] > noise, jnp.clip(safe_div(K[:, l], K[:, l - 1], 0.0), 0.0, 1.0), 0.0)
         xl = tl**2
         ts.append(tl)
