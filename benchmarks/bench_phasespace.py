@@ -71,8 +71,16 @@ def throughput(n):
         t_inv = _best_time(finv, p)
         t_int = _best_time(f, u, None)
         rows.append(
-            dict(process=name, sqrt_s=sqrt_s, kind=kind, ndim=mapping.ndim, batch=n,
-                 map_per_s=n / t_map, inverse_per_s=n / t_inv, integrand_per_s=n / t_int)
+            {
+                "process": name,
+                "sqrt_s": sqrt_s,
+                "kind": kind,
+                "ndim": mapping.ndim,
+                "batch": n,
+                "map_per_s": n / t_map,
+                "inverse_per_s": n / t_inv,
+                "integrand_per_s": n / t_int,
+            }
         )
     return rows
 
@@ -103,8 +111,13 @@ def chain_weights(n_dc, n_flat, batch):
         w_cross.append(np.asarray(point.value) * np.asarray(ev_flat(u_flat).value))
     w_dc = np.concatenate(w_dc)
     sigma, err, rel = _mc(w_dc)
-    out["decay_chain"] = dict(n=len(w_dc), sigma_pb=sigma, error_pb=err, rel_std_weights=rel,
-                              seconds=time.perf_counter() - t0)
+    out["decay_chain"] = {
+        "n": len(w_dc),
+        "sigma_pb": sigma,
+        "error_pb": err,
+        "rel_std_weights": rel,
+        "seconds": time.perf_counter() - t0,
+    }
     # flat relative spread from E_flat[f^2] = E_dc[f_dc f_flat]
     m2 = np.concatenate(w_cross)
     m2_mean, m2_err = m2.mean(), m2.std(ddof=1) / math.sqrt(len(m2))
@@ -113,14 +126,21 @@ def chain_weights(n_dc, n_flat, batch):
 
     # flat mapping, plain MC (windows as cuts)
     t0 = time.perf_counter()
-    w_flat = np.concatenate([np.asarray(ev_flat(_uniform(200 + k, batch, 14)).value) for k in range(max(1, n_flat // batch))])
-    s_f, e_f, r_f = _mc(w_flat)
-    out["flat_plain_mc"] = dict(
-        n=len(w_flat), sigma_pb=s_f, error_pb=e_f, rel_std_weights_direct=r_f,
-        nonzero_fraction=float(np.mean(w_flat > 0)), seconds=time.perf_counter() - t0,
-        rel_std_weights_via_change_of_variables=rel_flat, rel_std_weights_via_change_of_variables_error=rel_flat_err,
-        points_for_1pc_error=(rel_flat / 0.01) ** 2,
+    w_flat = np.concatenate(
+        [np.asarray(ev_flat(_uniform(200 + k, batch, 14)).value) for k in range(max(1, n_flat // batch))]
     )
+    s_f, e_f, r_f = _mc(w_flat)
+    out["flat_plain_mc"] = {
+        "n": len(w_flat),
+        "sigma_pb": s_f,
+        "error_pb": e_f,
+        "rel_std_weights_direct": r_f,
+        "nonzero_fraction": float(np.mean(w_flat > 0)),
+        "seconds": time.perf_counter() - t0,
+        "rel_std_weights_via_change_of_variables": rel_flat,
+        "rel_std_weights_via_change_of_variables_error": rel_flat_err,
+        "points_for_1pc_error": (rel_flat / 0.01) ** 2,
+    }
 
     # flat mapping, two-channel importance sampling (uniform + decay-chain image)
     def q_dc(point):
@@ -139,12 +159,19 @@ def chain_weights(n_dc, n_flat, batch):
     m1, e1, _ = _mc(np.concatenate(w1))
     m2_, e2, _ = _mc(np.concatenate(w2))
     s_mc, e_mc = 0.5 * (m1 + m2_), 0.5 * math.hypot(e1, e2)
-    out["flat_two_channel"] = dict(n=2 * len(np.concatenate(w1)), sigma_pb=s_mc, error_pb=e_mc,
-                                   seconds=time.perf_counter() - t0)
+    out["flat_two_channel"] = {
+        "n": 2 * len(np.concatenate(w1)),
+        "sigma_pb": s_mc,
+        "error_pb": e_mc,
+        "seconds": time.perf_counter() - t0,
+    }
     out["pull_flat_two_channel_vs_decay_chain"] = (s_mc - sigma) / math.hypot(e_mc, err)
     lhe = read_lhe(os.path.join(REF, "lhe", "uux_ttx_chain_bbqqqq_1000GeV_1k.lhe.gz"))
-    out["madevent"] = dict(sigma_pb=lhe.xsec_pb, error_pb=lhe.xsec_error_pb,
-                           pull_decay_chain=(sigma - lhe.xsec_pb) / math.hypot(err, lhe.xsec_error_pb))
+    out["madevent"] = {
+        "sigma_pb": lhe.xsec_pb,
+        "error_pb": lhe.xsec_error_pb,
+        "pull_decay_chain": (sigma - lhe.xsec_pb) / math.hypot(err, lhe.xsec_error_pb),
+    }
     return out
 
 
@@ -152,7 +179,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_phasespace.json"))
     parser.add_argument("--batch", type=int, default=100_000, help="points per jitted call")
-    parser.add_argument("--n-dc", type=int, default=1_000_000, help="plain-MC points on the decay-chain mapping")
+    parser.add_argument(
+        "--n-dc", type=int, default=1_000_000, help="plain-MC points on the decay-chain mapping"
+    )
     parser.add_argument("--n-flat", type=int, default=4_000_000, help="plain-MC points on the flat mapping")
     parser.add_argument("--quick", action="store_true", help="small samples (a smoke run)")
     args = parser.parse_args(argv)
@@ -160,36 +189,53 @@ def main(argv=None):
         args.batch, args.n_dc, args.n_flat = 20_000, 100_000, 200_000
 
     rows = throughput(args.batch)
-    print(f"{'process':24s} {'sqrt_s':>7s} {'kind':12s} {'ndim':>4s} {'map/s':>11s} {'inverse/s':>11s} {'dsigma/du /s':>13s}")
+    print(
+        f"{'process':24s} {'sqrt_s':>7s} {'kind':12s} {'ndim':>4s} {'map/s':>11s} {'inverse/s':>11s} "
+        f"{'dsigma/du /s':>13s}"
+    )
     for r in rows:
-        print(f"{r['process']:24s} {r['sqrt_s']:7.0f} {r['kind']:12s} {r['ndim']:4d} {r['map_per_s']:11.3e} "
-              f"{r['inverse_per_s']:11.3e} {r['integrand_per_s']:13.3e}")
+        print(
+            f"{r['process']:24s} {r['sqrt_s']:7.0f} {r['kind']:12s} {r['ndim']:4d} {r['map_per_s']:11.3e} "
+            f"{r['inverse_per_s']:11.3e} {r['integrand_per_s']:13.3e}"
+        )
 
     chain = chain_weights(args.n_dc, args.n_flat, args.batch)
     d, f, t = chain["decay_chain"], chain["flat_plain_mc"], chain["flat_two_channel"]
     print("\n2->6 chain u u~ > t t~ > b u d~ b~ u~ d at 1 TeV (sigma in pb)")
-    print(f"  decay_chain, plain MC  N={d['n']:.1e}: sigma = {d['sigma_pb']:.5f} +- {d['error_pb']:.5f}, "
-          f"sigma_w/<w> = {d['rel_std_weights']:.3f}")
-    print(f"  flat, plain MC         N={f['n']:.1e}: sigma = {f['sigma_pb']:.5f} +- {f['error_pb']:.5f}, "
-          f"sigma_w/<w> (sample) = {f['rel_std_weights_direct']:.1f}, nonzero fraction {f['nonzero_fraction']:.2e}")
-    print(f"  flat sigma_w/<w> via change of variables = {f['rel_std_weights_via_change_of_variables']:.3e} "
-          f"+- {f['rel_std_weights_via_change_of_variables_error']:.1e} "
-          f"(=> {f['points_for_1pc_error']:.1e} plain-MC points for a 1% error)")
-    print(f"  flat, two-channel IS   N={t['n']:.1e}: sigma = {t['sigma_pb']:.5f} +- {t['error_pb']:.5f}, "
-          f"pull vs decay_chain = {chain['pull_flat_two_channel_vs_decay_chain']:+.2f}")
-    print(f"  MadEvent (LHE header): {chain['madevent']['sigma_pb']:.5f} +- {chain['madevent']['error_pb']:.5f}, "
-          f"pull of decay_chain = {chain['madevent']['pull_decay_chain']:+.2f}")
-
-    result = dict(
-        benchmark="bench_phasespace",
-        flowint_version=flowint.__version__,
-        jax_version=jax.__version__,
-        platform=platform.platform(),
-        cpu_count=os.cpu_count(),
-        args=vars(args),
-        throughput=rows,
-        chain_1TeV=chain,
+    print(
+        f"  decay_chain, plain MC  N={d['n']:.1e}: sigma = {d['sigma_pb']:.5f} +- {d['error_pb']:.5f}, "
+        f"sigma_w/<w> = {d['rel_std_weights']:.3f}"
     )
+    print(
+        f"  flat, plain MC         N={f['n']:.1e}: sigma = {f['sigma_pb']:.5f} +- {f['error_pb']:.5f}, "
+        f"sigma_w/<w> (sample) = {f['rel_std_weights_direct']:.1f}, "
+        f"nonzero fraction {f['nonzero_fraction']:.2e}"
+    )
+    print(
+        f"  flat sigma_w/<w> via change of variables = {f['rel_std_weights_via_change_of_variables']:.3e} "
+        f"+- {f['rel_std_weights_via_change_of_variables_error']:.1e} "
+        f"(=> {f['points_for_1pc_error']:.1e} plain-MC points for a 1% error)"
+    )
+    print(
+        f"  flat, two-channel IS   N={t['n']:.1e}: sigma = {t['sigma_pb']:.5f} +- {t['error_pb']:.5f}, "
+        f"pull vs decay_chain = {chain['pull_flat_two_channel_vs_decay_chain']:+.2f}"
+    )
+    print(
+        f"  MadEvent (LHE header): {chain['madevent']['sigma_pb']:.5f} "
+        f"+- {chain['madevent']['error_pb']:.5f}, "
+        f"pull of decay_chain = {chain['madevent']['pull_decay_chain']:+.2f}"
+    )
+
+    result = {
+        "benchmark": "bench_phasespace",
+        "flowint_version": flowint.__version__,
+        "jax_version": jax.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "args": vars(args),
+        "throughput": rows,
+        "chain_1TeV": chain,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)

@@ -38,16 +38,23 @@ def test_pt_eta_delta_r_and_mass_window():
 def test_degenerate_momenta_give_no_nan():
     # a zero momentum and a particle along the beam: pT = 0, eta infinite
     p = _event([0.0, 0.0, 0.0, 0.0], [20.0, 0.0, 0.0, 20.0], _massless(30.0, 0.0, 1.0))
-    cuts = make_cuts({"pt_min": {"value": 1.0, "particles": [4]}, "eta_max": {"value": 2.0, "particles": [3, 4]},
-                      "delta_r_min": {"value": 0.4, "particles": [2, 3, 4]}})
+    cuts = make_cuts(
+        {
+            "pt_min": {"value": 1.0, "particles": [4]},
+            "eta_max": {"value": 2.0, "particles": [3, 4]},
+            "delta_r_min": {"value": 0.4, "particles": [2, 3, 4]},
+        }
+    )
     assert not bool(cuts(p)[0])
     g = jax.grad(lambda x: jnp.sum(jnp.where(cuts(x), x, 0.0)))(p)
     assert np.all(np.isfinite(np.asarray(g)))
 
 
 def test_make_cuts_forms_and_errors():
-    spec = {"pt_min": [{"value": 20.0, "particles": [2]}, {"value": 10.0, "particles": [3]}],
-            "eta_max": {"value": 2.5, "particles": [2, 3]}}
+    spec = {
+        "pt_min": [{"value": 20.0, "particles": [2]}, {"value": 10.0, "particles": [3]}],
+        "eta_max": {"value": 2.5, "particles": [2, 3]},
+    }
     assert len(make_cuts(spec)) == 3
     assert len(as_cuts([("pt_min", {"value": 1.0, "particles": [2]})])) == 1
     assert len(as_cuts([pt_min(1.0, 2), Cuts((eta_max(1.0, 2),))])) == 2
@@ -61,9 +68,19 @@ def test_make_cuts_forms_and_errors():
 def test_resonance_windows_from_a_decay_chain():
     from flowint.phasespace import ProcessDescription
 
-    chain = {"initial": [0, 1], "final": [
-        {"name": "Z", "pdg": 23, "mass": 91.0, "width": 2.0, "decays": [{"external": 2}, {"external": 3}]},
-        {"external": 4}]}
+    chain = {
+        "initial": [0, 1],
+        "final": [
+            {
+                "name": "Z",
+                "pdg": 23,
+                "mass": 91.0,
+                "width": 2.0,
+                "decays": [{"external": 2}, {"external": 3}],
+            },
+            {"external": 4},
+        ],
+    }
     desc = ProcessDescription(external_masses=(0.0,) * 5, decay_chain=chain)
     windows = resonance_windows(desc, bwcutoff=2.0)
     assert len(windows) == 1

@@ -35,8 +35,12 @@ def _uniform(seed, n, ndim):
 
 @pytest.mark.parametrize(
     "name,sqrt_s,kind,n",
-    [("ee_mumu", 91.0, "two_body", 100000), ("ee_mumu", 500.0, "two_body", 100000),
-     ("uux_ttx", 500.0, "two_body", 50000), ("uux_ttx", 1000.0, "flat", 50000)],
+    [
+        ("ee_mumu", 91.0, "two_body", 100000),
+        ("ee_mumu", 500.0, "two_body", 100000),
+        ("uux_ttx", 500.0, "two_body", 50000),
+        ("uux_ttx", 1000.0, "flat", 50000),
+    ],
 )
 def test_cross_section_against_madevent(name, sqrt_s, kind, n):
     process = load_process(name)
@@ -88,7 +92,7 @@ def test_chain_flat_mapping_cross_section_agrees(chain):
     the density of the second channel. The samples are independent of the decay-chain estimate it is
     compared with, so the pull is an honest statistical test of int f_flat = int f_dc.
     """
-    process, dc, flat, ev_dc, ev_flat = chain
+    _process, dc, flat, ev_dc, ev_flat = chain
     inv_flat, inv_dc = jax.jit(flat.inverse), jax.jit(dc.inverse)
     n = NCHAIN
 
@@ -116,7 +120,7 @@ def test_chain_flat_mapping_cross_section_agrees(chain):
 
 def test_chain_mappings_define_the_same_integrand(chain):
     """Point by point: the flat and decay-chain integrands agree on dsigma/dPhi at the same momenta."""
-    process, dc, flat, ev_dc, ev_flat = chain
+    process, _dc, flat, ev_dc, ev_flat = chain
     point_dc = ev_dc(_uniform(6, NCHAIN, 14))
     u_flat, _ = jax.jit(flat.inverse)(point_dc.momenta)
     assert bool(jnp.all((u_flat >= 0) & (u_flat <= 1)))
@@ -138,7 +142,11 @@ def test_gradients_through_cuts_faces_and_parameters():
     (One jitted reverse-mode function; compiling reverse mode through a matrix element is the slow part.)
     """
     process = load_process("ee_mumu")
-    f = integrand(process, make_mapping(process, 91.0, "two_body"), cuts={"pt_min": {"value": 25.0, "particles": [2, 3]}})
+    f = integrand(
+        process,
+        make_mapping(process, 91.0, "two_body"),
+        cuts={"pt_min": {"value": 25.0, "particles": [2, 3]}},
+    )
     rng = np.random.default_rng(3)
     u = rng.random((512, 2))
     u[:64] = rng.integers(0, 2, (64, 2))  # faces and corners (beam-collinear muons: cut away)
@@ -163,14 +171,21 @@ def test_gradients_through_cuts_faces_and_parameters():
 def test_cuts_mask_values():
     process = load_process("ee_uuxg")
     mapping = make_mapping(process, 500.0, "flat")
-    cuts = {"pt_min": {"value": 20.0, "particles": [2, 3, 4]}, "delta_r_min": {"value": 0.4, "particles": [2, 3, 4]}}
+    cuts = {
+        "pt_min": {"value": 20.0, "particles": [2, 3, 4]},
+        "delta_r_min": {"value": 0.4, "particles": [2, 3, 4]},
+    }
     f = integrand(process, mapping, cuts=cuts)
     u = _uniform(8, 4096, mapping.ndim)
     u = u.at[:64].set(jnp.round(u[:64]))  # corners: soft and collinear configurations, cut away
     point = jax.jit(f.evaluate)(u)
     assert 0.2 < float(point.mask.mean()) < 0.95
-    assert bool(jnp.all(point.value[~point.mask] == 0)) and bool(jnp.all(jnp.isneginf(point.log_value[~point.mask])))
-    assert bool(jnp.all(point.value[point.mask] > 0)) and bool(jnp.all(jnp.isfinite(point.log_value[point.mask])))
+    assert bool(jnp.all(point.value[~point.mask] == 0)) and bool(
+        jnp.all(jnp.isneginf(point.log_value[~point.mask]))
+    )
+    assert bool(jnp.all(point.value[point.mask] > 0)) and bool(
+        jnp.all(jnp.isfinite(point.log_value[point.mask]))
+    )
     np.testing.assert_allclose(
         np.asarray(jnp.exp(point.log_value[point.mask])), np.asarray(point.value[point.mask]), rtol=1e-12
     )
@@ -189,4 +204,8 @@ def test_integrand_shapes_and_errors():
     with pytest.raises(ValueError, match=r"u must have shape \(N, 2\)"):
         f(jnp.zeros((4, 3)))
     with pytest.raises(ValueError, match="unknown cut name 'pt_max'"):
-        integrand(process, make_mapping(process, 91.0, "two_body"), cuts={"pt_max": {"value": 1.0, "particles": [2]}})
+        integrand(
+            process,
+            make_mapping(process, 91.0, "two_body"),
+            cuts={"pt_max": {"value": 1.0, "particles": [2]}},
+        )

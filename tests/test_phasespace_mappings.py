@@ -26,20 +26,50 @@ MT, WT, MW, WW, MB = 173.0, 1.4915, 80.41900244575616, 2.0476, 4.7
 
 
 def _res(name, pdg, mass, width, mass_key, width_key, decays):
-    return {"pdg": pdg, "name": name, "mass": mass, "width": width, "mass_key": mass_key,
-            "width_key": width_key, "decays": decays}
+    return {
+        "pdg": pdg,
+        "name": name,
+        "mass": mass,
+        "width": width,
+        "mass_key": mass_key,
+        "width_key": width_key,
+        "decays": decays,
+    }
 
 
 # the 2->6 chain u u~ > t t~, t > b w+, w+ > u d~, t~ > b~ w-, w- > u~ d, described explicitly
 CHAIN = ProcessDescription(
     external_masses=(0.0, 0.0, MB, 0.0, 0.0, MB, 0.0, 0.0),
     pdg_codes=(2, -2, 5, 2, -1, -5, -2, 1),
-    decay_chain={"initial": [0, 1], "final": [
-        _res("t", 6, MT, WT, ("mass", 6), ("decay", 6),
-             [{"external": 2}, _res("w+", 24, MW, WW, None, ("decay", 24), [{"external": 3}, {"external": 4}])]),
-        _res("t~", -6, MT, WT, ("mass", 6), ("decay", 6),
-             [{"external": 5}, _res("w-", -24, MW, WW, None, ("decay", 24), [{"external": 6}, {"external": 7}])]),
-    ]},
+    decay_chain={
+        "initial": [0, 1],
+        "final": [
+            _res(
+                "t",
+                6,
+                MT,
+                WT,
+                ("mass", 6),
+                ("decay", 6),
+                [
+                    {"external": 2},
+                    _res("w+", 24, MW, WW, None, ("decay", 24), [{"external": 3}, {"external": 4}]),
+                ],
+            ),
+            _res(
+                "t~",
+                -6,
+                MT,
+                WT,
+                ("mass", 6),
+                ("decay", 6),
+                [
+                    {"external": 5},
+                    _res("w-", -24, MW, WW, None, ("decay", 24), [{"external": 6}, {"external": 7}]),
+                ],
+            ),
+        ],
+    },
     params={("mass", 6): MT, ("decay", 6): WT, ("decay", 24): WW, ("mass", 5): MB},
 )
 
@@ -53,7 +83,15 @@ MAPPINGS = [
     (CHAIN, 1000.0, "decay_chain"),
     (CHAIN, 1000.0, "flat"),
 ]
-IDS = ["2to2-massless", "2to2-tt", "flat-6massless", "flat-4massive", "flat-2b2q", "chain-decay_chain", "chain-flat"]
+IDS = [
+    "2to2-massless",
+    "2to2-tt",
+    "flat-6massless",
+    "flat-4massive",
+    "flat-2b2q",
+    "chain-decay_chain",
+    "chain-flat",
+]
 NPOINTS = 2048  # one batch shape for every call, so that each mapping compiles map and inverse once
 
 
@@ -129,7 +167,9 @@ def test_round_trip_p_u_p_on_faces(prepared):
 def _subset(*ids):
     """Parametrise the ``prepared`` fixture with some of the mappings only (time budget)."""
     chosen = [(m, i) for m, i in zip(MAPPINGS, IDS) if i in ids]
-    return pytest.mark.parametrize("prepared", [m for m, _ in chosen], ids=[i for _, i in chosen], indirect=True)
+    return pytest.mark.parametrize(
+        "prepared", [m for m, _ in chosen], ids=[i for _, i in chosen], indirect=True
+    )
 
 
 @_subset("2to2-tt", "flat-6massless", "flat-4massive", "chain-decay_chain", "chain-flat")
@@ -153,8 +193,10 @@ def test_log_weight_is_log_jacobian(prepared):
     q = p[:, fin]
     E = q[..., 0]
     vz = q[..., 3] / E
-    measure = (4 - 3 * n) * math.log(2 * math.pi) - jnp.sum(jnp.log(2 * E), axis=-1) - jnp.log(
-        jnp.abs(vz[:, n - 2] - vz[:, n - 1])
+    measure = (
+        (4 - 3 * n) * math.log(2 * math.pi)
+        - jnp.sum(jnp.log(2 * E), axis=-1)
+        - jnp.log(jnp.abs(vz[:, n - 2] - vz[:, n - 1]))
     )
     np.testing.assert_allclose(np.asarray(lw), np.asarray(logdet + measure), rtol=0, atol=1e-9)
 
@@ -191,8 +233,11 @@ def test_massless_volume(n):
     """Phi_n = (2pi)^(4-3n) (pi/2)^(n-1) s^(n-2) / ((n-1)!(n-2)!) (Phi_2 = 1/(8 pi))."""
     sqrt_s = 250.0
     s = sqrt_s**2
-    exact = (2 * math.pi) ** (4 - 3 * n) * (math.pi / 2) ** (n - 1) * s ** (n - 2) / (
-        math.factorial(n - 1) * math.factorial(n - 2)
+    exact = (
+        (2 * math.pi) ** (4 - 3 * n)
+        * (math.pi / 2) ** (n - 1)
+        * s ** (n - 2)
+        / (math.factorial(n - 1) * math.factorial(n - 2))
     )
     if n == 2:
         assert exact == pytest.approx(1 / (8 * math.pi), rel=1e-15)
@@ -209,8 +254,11 @@ def test_massless_volume_through_resonance_tree(n):
     """The same volume from a tree with unrestricted Breit-Wigner virtualities (a non-constant weight)."""
     sqrt_s = 250.0
     s = sqrt_s**2
-    exact = (2 * math.pi) ** (4 - 3 * n) * (math.pi / 2) ** (n - 1) * s ** (n - 2) / (
-        math.factorial(n - 1) * math.factorial(n - 2)
+    exact = (
+        (2 * math.pi) ** (4 - 3 * n)
+        * (math.pi / 2) ** (n - 1)
+        * s ** (n - 2)
+        / (math.factorial(n - 1) * math.factorial(n - 2))
     )
     inner = Resonance("X", 0, 60.0, 15.0, (External(3, 0.0), External(4, 0.0)), restrict=False)
     nodes = (External(2, 0.0), inner) + tuple(External(i, 0.0) for i in range(5, n + 2))
@@ -260,8 +308,12 @@ def test_massive_two_body_weight():
 
 
 def test_massive_weights_bounded_on_closed_cube():
-    """Massive flat weights stay bounded and positive on faces and corners (not so for plain RAMBO on diet)."""
-    for masses, sqrt_s in [((MB, 0, 0, 0, 0, MB), 1000.0), ((10.0, 20.0, 30.0, 40.0), 150.0), ((MT, MT, 0.0), 400.0)]:
+    """Massive flat weights stay bounded and positive on faces and corners (unlike RAMBO on diet's own)."""
+    for masses, sqrt_s in [
+        ((MB, 0, 0, 0, 0, MB), 1000.0),
+        ((10.0, 20.0, 30.0, 40.0), 150.0),
+        ((MT, MT, 0.0), 400.0),
+    ]:
         mapping = FlatMapping(sqrt_s, (0.0, 0.0) + tuple(masses))
         fmap = jax.jit(mapping.map)
         lw_faces = np.asarray(fmap(_face_grid(mapping.ndim, NPOINTS, seed=8))[1])
@@ -277,8 +329,10 @@ def test_massive_four_body_volume_flat_vs_tree():
     flat = FlatMapping(sqrt_s, masses)
     tree = DecayChainMapping(
         sqrt_s,
-        (Resonance("A", 0, 60.0, 20.0, (External(2, 10.0), External(3, 20.0)), restrict=False),
-         Resonance("B", 0, 70.0, 25.0, (External(4, 30.0), External(5, 5.0)), restrict=False)),
+        (
+            Resonance("A", 0, 60.0, 20.0, (External(2, 10.0), External(3, 20.0)), restrict=False),
+            Resonance("B", 0, 70.0, 25.0, (External(4, 30.0), External(5, 5.0)), restrict=False),
+        ),
         masses,
     )
     est = []
@@ -333,11 +387,21 @@ def mdot_sum(p, idx):
 
 def _toy_chain(width):
     """P -> R1(2, 3) R2(4, 5), massless products: wide enough for flat sampling to find the windows."""
-    def r(name, a, b):
-        return {"name": name, "pdg": 0, "mass": 200.0, "width": width, "mass_key": ("mass", 99),
-                "width_key": ("decay", 99), "decays": [{"external": a}, {"external": b}]}
 
-    return ProcessDescription(external_masses=(0.0,) * 6, decay_chain={"initial": [0, 1], "final": [r("R1", 2, 3), r("R2", 4, 5)]})
+    def r(name, a, b):
+        return {
+            "name": name,
+            "pdg": 0,
+            "mass": 200.0,
+            "width": width,
+            "mass_key": ("mass", 99),
+            "width_key": ("decay", 99),
+            "decays": [{"external": a}, {"external": b}],
+        }
+
+    return ProcessDescription(
+        external_masses=(0.0,) * 6, decay_chain={"initial": [0, 1], "final": [r("R1", 2, 3), r("R2", 4, 5)]}
+    )
 
 
 def test_window_volume_flat_with_cuts_equals_decay_chain():
@@ -366,7 +430,7 @@ def test_mapping_follows_mass_and_width_params():
     mapping = make_mapping(CHAIN, 1000.0, "decay_chain")
     u = jax.random.uniform(jax.random.PRNGKey(15), (NPOINTS, 14), dtype=jnp.float64)
     params = {("mass", 6): 175.0, ("decay", 6): 2.0, ("mass", 5): 4.5}
-    p, lw = jax.jit(mapping.map)(u, params)
+    p, _lw = jax.jit(mapping.map)(u, params)
     mt = np.sqrt(np.asarray(mdot_sum(p, [2, 3, 4])))
     assert np.all(np.abs(mt - 175.0) <= 30.0 * (1 + 1e-9)) and mt.max() > 175.0 + 29.0
     mb2 = np.asarray(p[:, 2, 0] ** 2 - jnp.sum(p[:, 2, 1:] ** 2, axis=-1))
@@ -382,8 +446,13 @@ def test_mapping_follows_mass_and_width_params():
 
 def test_decay_chain_from_resonance_list():
     """Without a decay chain, proper-subset s-channel resonances become unrestricted Breit-Wigner maps."""
-    z = {"pdg": 23, "name": "z", "mass": {"value": 91.188, "key": ("mass", 23)},
-         "width": {"value": 2.441404, "key": ("decay", 23)}, "legs": [2, 3]}
+    z = {
+        "pdg": 23,
+        "name": "z",
+        "mass": {"value": 91.188, "key": ("mass", 23)},
+        "width": {"value": 2.441404, "key": ("decay", 23)},
+        "legs": [2, 3],
+    }
     full = dict(z, legs=[2, 3, 4])
     desc = ProcessDescription(external_masses=(0.0,) * 5, resonances=(z, full))
     mapping = make_mapping(desc, 500.0, "decay_chain")
@@ -402,8 +471,12 @@ def test_decay_chain_from_resonance_list():
 
 @pytest.mark.parametrize("a", [-0.25, 0.0, 0.75, 1.0, 2.75, 4.0])
 def test_beta2_inverse_cdf_precision_and_implicit_gradient(a):
-    u = jnp.concatenate([jnp.array([0.0, 1e-300, 1e-12, 1 - 1e-12, 1.0]),
-                         jax.random.uniform(jax.random.PRNGKey(17), (5000,), dtype=jnp.float64)])
+    u = jnp.concatenate(
+        [
+            jnp.array([0.0, 1e-300, 1e-12, 1 - 1e-12, 1.0]),
+            jax.random.uniform(jax.random.PRNGKey(17), (5000,), dtype=jnp.float64),
+        ]
+    )
     x = beta2_icdf(u, a)
     assert bool(jnp.all((x >= 0) & (x <= 1)))
     assert float(jnp.abs(beta2_cdf(x, a) - u).max()) <= 1e-15
@@ -431,5 +504,8 @@ def test_errors_are_clear():
     with pytest.raises(ValueError, match="exactly 2 final-state particles"):
         make_mapping(CHAIN, 1000.0, "two_body")
     with pytest.raises(ValueError, match="lies below its decay threshold"):
-        DecayChainMapping(1000.0, (Resonance("X", 0, 50.0, 1.0, (External(2, 40.0), External(3, 40.0))),
-                                   External(4, 0.0)), (0.0, 0.0, 40.0, 40.0, 0.0))
+        DecayChainMapping(
+            1000.0,
+            (Resonance("X", 0, 50.0, 1.0, (External(2, 40.0), External(3, 40.0))), External(4, 0.0)),
+            (0.0, 0.0, 40.0, 40.0, 0.0),
+        )

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import flowint  # noqa: F401
+import flowint
 import flowint.madjax
 import flowint.phasespace
 from flowint.madjax import load_process
@@ -27,7 +27,9 @@ def test_madjax_example_value_and_gradients():
         up = {**params, key: params[key] + h}
         down = {**params, key: params[key] - h}
         fd = (matrix_element(up, [0.2, 0.2])[0] - matrix_element(down, [0.2, 0.2])[0]) / (2 * h)
-        assert np.isfinite(float(gradients[key])) and float(gradients[key]) == pytest.approx(float(fd), rel=1e-6)
+        assert np.isfinite(float(gradients[key])) and float(gradients[key]) == pytest.approx(
+            float(fd), rel=1e-6
+        )
     # a batch of points
     values, grads = matrix_element(params, np.random.default_rng(0).random((5, 2)))
     assert values.shape == (5,) and grads[("mass", 23)].shape == (5,)
@@ -40,7 +42,9 @@ def test_madjax_massive_final_state_follows_mass_parameter():
     """For u u~ > t t~ the top mass moves the phase-space point: the gradient is the total derivative."""
     matrix_element = flowint.madjax.MadJax("uux_ttx").matrix_element(E_cm=500.0)
     rv = [0.3, 0.7]
-    value, grads = matrix_element({("mass", 6): 173.0}, rv)
+    _value, grads = matrix_element({("mass", 6): 173.0}, rv)
     h = 1e-3
-    fd = (matrix_element({("mass", 6): 173.0 + h}, rv)[0] - matrix_element({("mass", 6): 173.0 - h}, rv)[0]) / (2 * h)
+    fd = (
+        matrix_element({("mass", 6): 173.0 + h}, rv)[0] - matrix_element({("mass", 6): 173.0 - h}, rv)[0]
+    ) / (2 * h)
     assert float(grads[("mass", 6)]) == pytest.approx(float(fd), rel=1e-6)

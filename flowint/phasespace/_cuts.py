@@ -12,7 +12,8 @@ Particles are 0-based indices into the momenta array (MadGraph order, initial st
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -171,7 +172,8 @@ def make_cuts(spec) -> Cuts:
     ``name`` one of ``pt_min(value, particles)``, ``eta_max(value, particles)``,
     ``delta_r_min(value, particles)``, ``mass_window(particles, low, high)``. Example::
 
-        make_cuts({"pt_min": {"value": 20.0, "particles": [2, 3]}, "eta_max": {"value": 2.5, "particles": [2, 3]}})
+        make_cuts({"pt_min": {"value": 20.0, "particles": [2, 3]},
+                   "eta_max": {"value": 2.5, "particles": [2, 3]}})
     """
     if spec is None:
         return Cuts(())

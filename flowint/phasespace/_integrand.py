@@ -13,7 +13,8 @@ log value -inf; the matrix element is then evaluated at a fixed reference point 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -55,7 +55,9 @@ def unit_vector_inverse(v):
     one_plus_cos = safe_div(perp2, norm * (norm - v[..., 2]), 0.0)
     one_minus_cos = safe_div(perp2, norm * (norm + v[..., 2]), 0.0)
     u_cos = jnp.where(
-        cos_t < -0.5, 0.5 * one_plus_cos, jnp.where(cos_t > 0.5, 1.0 - 0.5 * one_minus_cos, 0.5 * (1.0 + cos_t))
+        cos_t < -0.5,
+        0.5 * one_plus_cos,
+        jnp.where(cos_t > 0.5, 1.0 - 0.5 * one_minus_cos, 0.5 * (1.0 + cos_t)),
     )
     u_cos = jnp.clip(u_cos, 0.0, 1.0)
     transverse = (v[..., 0] != 0) | (v[..., 1] != 0)
@@ -132,9 +134,7 @@ def pt(p):
 def rapidity_eta(p):
     """Pseudorapidity eta = asinh(pz / pT) (+-large for pT = 0; no gradient is taken through cuts)."""
     pT = pt(p)
-    return jnp.arcsinh(safe_div(p[..., 3], pT, 0.0)) + jnp.where(
-        pT > 0, 0.0, jnp.sign(p[..., 3]) * 1e3
-    )
+    return jnp.arcsinh(safe_div(p[..., 3], pT, 0.0)) + jnp.where(pT > 0, 0.0, jnp.sign(p[..., 3]) * 1e3)
 
 
 def azimuth(p):

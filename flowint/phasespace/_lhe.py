@@ -55,7 +55,9 @@ def read_lhe(path, process=None) -> LHEEvents:
     if codes is None:
         raise ValueError(f"{path}: no <event> blocks found")
     if process is not None and tuple(process.pdg_codes) != codes:
-        raise ValueError(f"{path}: event particles {codes} do not match the process {tuple(process.pdg_codes)}")
+        raise ValueError(
+            f"{path}: event particles {codes} do not match the process {tuple(process.pdg_codes)}"
+        )
     return LHEEvents(np.asarray(events, dtype=np.float64), codes, np.asarray(weights), xsec, err)
 
 

@@ -34,6 +34,7 @@ structure (which masses vanish) is fixed at construction.
 from __future__ import annotations
 
 import math
+
 import jax.numpy as jnp
 
 from ._cuts import Cuts, resonance_windows
@@ -271,7 +272,8 @@ class PhaseSpaceMapping:
             return p[None], True
         if p.ndim != 3 or p.shape[1:] != (self.nexternal, 4):
             raise ValueError(
-                f"momenta must have shape (N, {self.nexternal}, 4) or ({self.nexternal}, 4), got {tuple(p.shape)}"
+                f"momenta must have shape (N, {self.nexternal}, 4) or ({self.nexternal}, 4), "
+                f"got {tuple(p.shape)}"
             )
         return p, False
 
@@ -330,7 +332,11 @@ class PhaseSpaceMapping:
         ext, res = self._resolve(params)
 
         def node_momentum(node):
-            return p[:, node.index] if isinstance(node, External) else jnp.sum(p[:, jnp.array(leaves(node))], axis=1)
+            return (
+                p[:, node.index]
+                if isinstance(node, External)
+                else jnp.sum(p[:, jnp.array(leaves(node))], axis=1)
+            )
 
         known_m = []
         for r in self.resonances:
@@ -385,11 +391,19 @@ class FlatMapping(PhaseSpaceMapping):
     bounded, strictly positive weight for massive ones (see :mod:`flowint.phasespace._nbody`).
     """
 
-    def __init__(self, sqrt_s, external_masses, *, initial=(0, 1), mass_keys=None, window_cuts=None, bwcutoff=15.0):
+    def __init__(
+        self, sqrt_s, external_masses, *, initial=(0, 1), mass_keys=None, window_cuts=None, bwcutoff=15.0
+    ):
         finals = [i for i in range(len(external_masses)) if i not in tuple(initial)]
         nodes = flat_tree(finals, external_masses, mass_keys)
         super().__init__(
-            sqrt_s, nodes, external_masses, initial=initial, kind="flat", bwcutoff=bwcutoff, window_cuts=window_cuts
+            sqrt_s,
+            nodes,
+            external_masses,
+            initial=initial,
+            kind="flat",
+            bwcutoff=bwcutoff,
+            window_cuts=window_cuts,
         )
 
 
@@ -399,13 +413,23 @@ class TwoBodyMapping(PhaseSpaceMapping):
     Weight lambda^(1/2)(s, m1^2, m2^2) / (8 pi s).
     """
 
-    def __init__(self, sqrt_s, external_masses, *, initial=(0, 1), mass_keys=None, window_cuts=None, bwcutoff=15.0):
+    def __init__(
+        self, sqrt_s, external_masses, *, initial=(0, 1), mass_keys=None, window_cuts=None, bwcutoff=15.0
+    ):
         finals = [i for i in range(len(external_masses)) if i not in tuple(initial)]
         if len(finals) != 2:
-            raise ValueError(f"the two_body mapping needs exactly 2 final-state particles, the process has {len(finals)}")
+            raise ValueError(
+                f"the two_body mapping needs exactly 2 final-state particles, the process has {len(finals)}"
+            )
         nodes = flat_tree(finals, external_masses, mass_keys)
         super().__init__(
-            sqrt_s, nodes, external_masses, initial=initial, kind="two_body", bwcutoff=bwcutoff, window_cuts=window_cuts
+            sqrt_s,
+            nodes,
+            external_masses,
+            initial=initial,
+            kind="two_body",
+            bwcutoff=bwcutoff,
+            window_cuts=window_cuts,
         )
 
 
@@ -423,7 +447,9 @@ class DecayChainMapping(PhaseSpaceMapping):
             nodes = tree_from_decay_chain(chain, external_masses, mass_keys)
         else:
             nodes = tuple(chain)
-        super().__init__(sqrt_s, nodes, external_masses, initial=initial, kind="decay_chain", bwcutoff=bwcutoff)
+        super().__init__(
+            sqrt_s, nodes, external_masses, initial=initial, kind="decay_chain", bwcutoff=bwcutoff
+        )
 
 
 MAPPING_KINDS = ("flat", "decay_chain", "two_body")
@@ -465,10 +491,11 @@ def make_mapping(process, sqrt_s: float, kind: str = "flat", bwcutoff: float = 1
         windows = Cuts(())
         if chain:
             windows = resonance_windows(tree_from_decay_chain(chain, masses, keys), bwcutoff)
-        return FlatMapping(sqrt_s, masses, initial=initial, mass_keys=keys, window_cuts=windows, bwcutoff=bwcutoff)
+        return FlatMapping(
+            sqrt_s, masses, initial=initial, mass_keys=keys, window_cuts=windows, bwcutoff=bwcutoff
+        )
     if chain:
         return DecayChainMapping(sqrt_s, chain, masses, initial=initial, mass_keys=keys, bwcutoff=bwcutoff)
     finals = [i for i in range(len(masses)) if i not in initial]
     nodes = tree_from_resonances(getattr(process, "resonances", None), finals, masses, keys)
     return PhaseSpaceMapping(sqrt_s, nodes, masses, initial=initial, kind="decay_chain", bwcutoff=bwcutoff)
-

@@ -58,7 +58,6 @@ from ._maps1d import (
 )
 from ._safe import safe_div, safe_log, safe_sqrt
 
-
 _COLLINEAR_TOLERANCE = 1e-13  # relative to the subsystem's energy; rounding gives ~1e-16
 
 

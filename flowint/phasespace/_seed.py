@@ -73,7 +73,9 @@ class MadJax:
         value_and_grad = jax.jit(value_and_grad)
 
         def matrix_element(params, random_variables):
-            params = {} if params is None else {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
+            params = (
+                {} if params is None else {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
+            )
             rv = jnp.asarray(random_variables, dtype=jnp.float64)
             if rv.shape[-1:] != (ndim,) or rv.ndim not in (1, 2):
                 raise ValueError(

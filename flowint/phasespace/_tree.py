@@ -117,11 +117,15 @@ def tree_from_decay_chain(chain: dict, external_masses, mass_keys=None) -> tuple
             return External(i, masses[i], mass_keys.get(i))
         decays = node.get("decays")
         if not decays or len(decays) < 2:
-            raise ValueError(f"resonance {node.get('name', node.get('pdg'))!r} needs at least two decay products")
+            raise ValueError(
+                f"resonance {node.get('name', node.get('pdg'))!r} needs at least two decay products"
+            )
         width = float(node["width"])
         name = str(node.get("name", node.get("pdg")))
         if not width > 0:
-            raise ValueError(f"resonance {name!r} has width {width}; a Breit-Wigner map needs a positive width")
+            raise ValueError(
+                f"resonance {name!r} has width {width}; a Breit-Wigner map needs a positive width"
+            )
         return Resonance(
             name=name,
             pdg=int(node.get("pdg", 0)),
@@ -159,8 +163,15 @@ def tree_from_resonances(resonances, final_indices, external_masses, mass_keys=N
             continue
         if any(legs == u[0] for u in usable):
             continue
-        usable.append((legs, dict(name=str(r.get("name", r.get("pdg"))), pdg=int(r.get("pdg", 0)), mass=mass,
-                                  width=width, mass_key=mass_key, width_key=width_key)))
+        fields = {
+            "name": str(r.get("name", r.get("pdg"))),
+            "pdg": int(r.get("pdg", 0)),
+            "mass": mass,
+            "width": width,
+            "mass_key": mass_key,
+            "width_key": width_key,
+        }
+        usable.append((legs, fields))
     # keep a laminar family (any two leg sets nested or disjoint), larger sets first
     usable.sort(key=lambda item: -len(item[0]))
     chosen = []
@@ -175,15 +186,10 @@ def tree_from_resonances(resonances, final_indices, external_masses, mass_keys=N
         covered = set()
         for legs, r in chosen:  # maximal chosen sets strictly inside `indices`
             s = set(legs)
-            if s < indices and not (s & covered):
-                if not any(s < set(o) < indices for o, _ in chosen):
-                    covered |= s
-                    nodes.append(
-                        (
-                            min(s),
-                            Resonance(children=build(s), restrict=False, **r),
-                        )
-                    )
+            maximal = not any(s < set(o) < indices for o, _ in chosen)
+            if s < indices and not (s & covered) and maximal:
+                covered |= s
+                nodes.append((min(s), Resonance(children=build(s), restrict=False, **r)))
         for i in indices - covered:
             nodes.append((i, External(i, masses[i], mass_keys.get(i))))
         nodes.sort(key=lambda item: item[0])
