@@ -64,7 +64,7 @@ def face_points(d, n_random, seed=0):
 
 
 N_MC = 40000
-DENSITY_DIMS = [2, 5]
+DENSITY_DIMS = [3]
 
 
 @functools.lru_cache(maxsize=None)
@@ -364,7 +364,8 @@ def test_smooth_step_and_custom_rule_match_reference():
     direct = rho(z[inside]) / (rho(z[inside]) + rho(1 - z[inside]))
     np.testing.assert_allclose(s[inside], direct, rtol=1e-12, atol=1e-300)
     # the hand-written derivative rule agrees with autodiff of the formulas, up to second order
-    for power in (1, 2):
+    # (non-default α and k, to exercise the general formulas)
+    for power in (2,):
         cfg = SmoothMap(n_components=5, power=power, alpha=0.7)
         raw = jnp.asarray(cfg.identity_raw()) + jax.random.normal(jax.random.PRNGKey(power), (64, cfg.n_params))
         x = jnp.linspace(0.0, 1.0, 64)
