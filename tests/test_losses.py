@@ -32,7 +32,9 @@ def _params(seed, scale=3.0):
     params = FLOW.init(jax.random.PRNGKey(0))
     leaves, treedef = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-    return jax.tree_util.tree_unflatten(treedef, [x + scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)])
+    return jax.tree_util.tree_unflatten(
+        treedef, [x + scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
+    )
 
 
 THETA_STAR = _params(5, scale=5.0)
@@ -87,7 +89,9 @@ def _self_sample(params):
 
 
 QUAD = jax.jit(_quadrature_losses)
-QUAD_GRAD = {name: jax.jit(jax.grad(lambda p, n=name: _quadrature_losses(p)[n])) for name in ("fkl", "rkl", "chi2")}
+QUAD_GRAD = {
+    name: jax.jit(jax.grad(lambda p, n=name: _quadrature_losses(p)[n])) for name in ("fkl", "rkl", "chi2")
+}
 
 
 def test_target_is_far_from_the_starting_flow():
@@ -136,7 +140,9 @@ def test_gradient_descent_on_each_loss_approaches_the_target(name):
             updates, state = opt.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), None
 
-        (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(jax.random.PRNGKey(0), 150))
+        (params, _), _ = jax.lax.scan(
+            step, (params, opt.init(params)), jax.random.split(jax.random.PRNGKey(0), 150)
+        )
         return params
 
     before = float(EXACT(THETA_0)[name])
@@ -269,7 +275,9 @@ def test_zero_weight_samples_give_finite_values_and_gradients():
             "fkl_kept": vg(lambda q: forward_kl(FLOW.log_prob, q, u[keep], lp[keep], log_g[keep]))(p),
             "var": vg(lambda q: variance_loss(FLOW.log_prob, q, u, lp, log_g))(p),
             "rkl": vg(lambda q: reverse_kl(FLOW.sample, log_p_with_cuts, q, key, 500))(p),
-            "mixed": vg(lambda q: mixed_loss(FLOW.log_prob, FLOW.sample, log_p_with_cuts, q, u, lp, log_g, key, 500))(p),
+            "mixed": vg(
+                lambda q: mixed_loss(FLOW.log_prob, FLOW.sample, log_p_with_cuts, q, u, lp, log_g, key, 500)
+            )(p),
             "naive": jax.grad(naive)(p),
         }
 
@@ -296,7 +304,11 @@ def test_all_weights_zero_gives_zero_loss_and_zero_gradient():
         return [
             vg(lambda q: forward_kl(FLOW.log_prob, q, u, lp, log_g))(p),
             vg(lambda q: variance_loss(FLOW.log_prob, q, u, lp, log_g))(p),
-            vg(lambda q: reverse_kl(FLOW.sample, lambda x: jnp.log(jnp.zeros(x.shape[0])), q, jax.random.PRNGKey(0), 64))(p),
+            vg(
+                lambda q: reverse_kl(
+                    FLOW.sample, lambda x: jnp.log(jnp.zeros(x.shape[0])), q, jax.random.PRNGKey(0), 64
+                )
+            )(p),
         ]
 
     for value, grad in compute(THETA_0):

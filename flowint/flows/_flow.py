@@ -45,7 +45,14 @@ Params = Any
 
 _COMMON = ("n_layers", "hidden_width", "hidden_depth", "activation")
 _SMOOTH = (
-    "n_components", "alpha", "power", "slope_floor", "min_scale", "init_scale", "init_identity_weight", "tol",
+    "n_components",
+    "alpha",
+    "power",
+    "slope_floor",
+    "min_scale",
+    "init_scale",
+    "init_identity_weight",
+    "tol",
     "max_iter",
 )
 _SPLINE = ("n_bins", "min_bin_size", "min_knot_slope", "boundary_slopes")
@@ -90,9 +97,13 @@ class Flow:
         if int(ndim) != ndim or ndim < 1:
             raise ValueError(f"ndim must be an integer >= 1, got {ndim}")
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)} (smooth ones only), got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {tuple(ACTIVATIONS)} (smooth ones only), got {activation!r}"
+            )
         if hidden_width < 1 or hidden_depth < 0:
-            raise ValueError(f"need hidden_width >= 1 and hidden_depth >= 0, got {hidden_width}, {hidden_depth}")
+            raise ValueError(
+                f"need hidden_width >= 1 and hidden_depth >= 0, got {hidden_width}, {hidden_depth}"
+            )
         if kind == "smooth" and analytic not in ("sample", "density"):
             raise ValueError(f"analytic must be 'sample' or 'density', got {analytic!r}")
         self.kind = kind
@@ -177,8 +188,9 @@ def make_flow(kind: str, ndim: int, **hyper) -> Flow:
     * any kind: ``n_layers`` (default 2·max(2, ⌈log₂ d⌉)), ``hidden_width`` (64), ``hidden_depth`` (2),
       ``activation`` ("silu" | "tanh" | "gelu");
     * smooth: ``n_components`` K (8), ``alpha`` α (1.0), ``power`` k (1), ``slope_floor`` c (1e−3),
-      ``min_scale`` (1e−2), ``init_scale`` (0.2), ``tol`` (1e−13), ``max_iter`` (100), ``analytic``
-      ("sample" | "density", which direction is closed-form);
+      ``min_scale`` (1e−2), ``init_scale`` (2.0), ``init_identity_weight`` (0.9), ``tol`` (1e−13),
+      ``max_iter`` (100), ``analytic`` ("sample" | "density", which direction is closed-form); see
+      :class:`SmoothMap` for their meaning;
     * spline: ``n_bins`` (8), ``min_bin_size`` (1e−4), ``min_knot_slope`` (1e−4), ``boundary_slopes``
       ("unconstrained").
 

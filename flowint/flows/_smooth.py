@@ -31,12 +31,16 @@ continuous in floating point and no NaN reaches gradients.
 
 The first partial derivatives of (f, log f') with respect to x and all parameters are written out by hand in
 a ``jax.custom_jvp`` rule (see :func:`_map_terms`): reverse mode then costs a few products per component
-instead of transposing the whole expression graph (about 3× faster gradients). The rule is plain JAX, so
-higher derivatives still work; :func:`_reference_forward` is the same map without the rule, for tests.
+instead of transposing the whole expression graph (a 15–25 % shorter reverse-KL step at d = 14 in our
+measurements). The rule is plain JAX, so higher derivatives still work; :func:`_reference_forward` is the
+same map without the rule, and the tests check that the two agree to second order.
 
 The inverse x = f^{−1}(y) has no closed form. :func:`smooth_map_inverse` finds it by a bracketed,
-safeguarded Newton iteration (bisection whenever the Newton step leaves the current bracket) to an absolute
-step below ``tol`` (default 1e−13) in float64. Its derivatives come from the inverse-function theorem through a
+safeguarded Newton iteration to an absolute step below ``tol`` (default 1e−13) in float64: Newton steps are
+taken only if they stay inside the current bracket and at least halve the step of two iterations before
+(Numerical Recipes' rtsafe), bisection otherwise, so the iteration cannot cycle; it starts from x = y, and
+typically needs 3–20 iterations (the slowest element sets the count for a batch under ``vmap``). The error
+in x is limited by the conditioning, |δx| ≲ ε / f'(x) ≤ ε / c. Its derivatives come from the inverse-function theorem through a
 ``jax.custom_jvp`` rule, ẋ = (ẏ − ∂f/∂θ · θ̇) / f'(x), which JAX transposes for reverse mode; the iterations
 themselves are never differentiated. Because the rule calls the solver again, higher derivatives work too.
 """
@@ -284,7 +288,10 @@ def _smooth_map_jvp(cfg, primals, tangents):
 
 def _broadcast(cfg: SmoothMap, x: Array, p: SmoothMapParams):
     shape = jnp.broadcast_shapes(
-        x.shape + (cfg.n_components,), p.log_weights.shape, p.scale.shape, p.shift.shape,
+        x.shape + (cfg.n_components,),
+        p.log_weights.shape,
+        p.scale.shape,
+        p.shift.shape,
         p.log_weight_identity.shape + (cfg.n_components,),
     )
     log_w, a, b = (jnp.broadcast_to(v, shape) for v in (p.log_weights, p.scale, p.shift))
@@ -347,7 +354,7 @@ def _bracketed_newton(cfg: SmoothMap, y: Array, p: SmoothMapParams) -> Array:
         x_new = jnp.where(take, x_newton, 0.5 * (lo + hi))
         dx_new = jnp.where(take, step, 0.5 * (hi - lo))
         still = active & ~done & (hi - lo > cfg.tol)
-        keep = lambda new, old: jnp.where(active, new, old)  # noqa: E731
+        keep = lambda new, old: jnp.where(active, new, old)
         return it + 1, keep(x_new, x), lo, hi, keep(dx_new, dx), keep(dx, dx_old), still
 
     zeros = jnp.zeros_like(y)

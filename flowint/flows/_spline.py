@@ -40,9 +40,13 @@ class RationalQuadraticMap:
         if int(self.n_bins) < 1:
             raise ValueError(f"n_bins must be >= 1, got {self.n_bins}")
         if self.boundary_slopes not in _BOUNDARY_SLOPES:
-            raise ValueError(f"boundary_slopes must be one of {_BOUNDARY_SLOPES}, got {self.boundary_slopes!r}")
+            raise ValueError(
+                f"boundary_slopes must be one of {_BOUNDARY_SLOPES}, got {self.boundary_slopes!r}"
+            )
         if not 0.0 < self.min_bin_size * self.n_bins < 1.0:
-            raise ValueError(f"min_bin_size * n_bins must lie in (0, 1), got {self.min_bin_size * self.n_bins}")
+            raise ValueError(
+                f"min_bin_size * n_bins must lie in (0, 1), got {self.min_bin_size * self.n_bins}"
+            )
         if not self.min_knot_slope > 0:
             raise ValueError(f"min_knot_slope must be > 0, got {self.min_knot_slope}")
         object.__setattr__(self, "n_bins", int(self.n_bins))

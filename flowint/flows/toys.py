@@ -17,7 +17,8 @@ per-sample relative error of the integral (``flowint.losses.relative_std``).
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +41,9 @@ class ToyTarget(NamedTuple):
 def _gauss_mass(mu, sigma):
     """∫_0^1 N(x; μ, σ) dx for the normalised Gaussian density."""
     mu = np.asarray(mu, dtype=float)
-    return 0.5 * (special.erf((1.0 - mu) / (math.sqrt(2.0) * sigma)) + special.erf(mu / (math.sqrt(2.0) * sigma)))
+    return 0.5 * (
+        special.erf((1.0 - mu) / (math.sqrt(2.0) * sigma)) + special.erf(mu / (math.sqrt(2.0) * sigma))
+    )
 
 
 def _gauss_overlap(mu1, mu2, sigma):
@@ -112,7 +115,7 @@ def ring(radius: float = 0.3, width: float = 0.04) -> ToyTarget:
         return -0.5 * ((r - radius) / width) ** 2
 
     def radial(power):
-        f = lambda r: np.exp(-0.5 * power * ((r - radius) / width) ** 2) * 2.0 * math.pi * r  # noqa: E731
+        f = lambda r: np.exp(-0.5 * power * ((r - radius) / width) ** 2) * 2.0 * math.pi * r
         return integrate.quad(f, 0.0, radius + 12 * width, points=[radius], epsabs=0, epsrel=1e-12)[0]
 
     z, z2 = radial(1), radial(2)

@@ -37,7 +37,8 @@ Reverse KL, KL(q ‖ p̂) = E_q[log q − log p] + log Z
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

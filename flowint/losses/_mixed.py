@@ -10,7 +10,7 @@ mass-covering and switch the reverse term on later.
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import optax
@@ -71,14 +71,20 @@ def omega_schedule(kind: str = "constant", **kwargs) -> Schedule:
         "cosine": ("init_value", "decay_steps"),
         "exponential": ("init_value", "transition_steps", "decay_rate"),
     }
-    optional = {"constant": (), "linear": ("transition_begin",), "cosine": ("end_value",),
-                "exponential": ("end_value",)}
+    optional = {
+        "constant": (),
+        "linear": ("transition_begin",),
+        "cosine": ("end_value",),
+        "exponential": ("end_value",),
+    }
     if kind not in _SCHEDULES:
         raise ValueError(f"unknown omega schedule {kind!r}; expected one of {_SCHEDULES}")
     missing = [k for k in required[kind] if k not in kwargs]
     unknown = sorted(set(kwargs) - set(required[kind]) - set(optional[kind]))
     if missing or unknown:
-        raise ValueError(f"omega_schedule({kind!r}) needs {required[kind]}; missing {missing}, unknown {unknown}")
+        raise ValueError(
+            f"omega_schedule({kind!r}) needs {required[kind]}; missing {missing}, unknown {unknown}"
+        )
     for name in ("value", "init_value", "end_value"):
         if name in kwargs and kwargs[name] < 0:
             raise ValueError(f"omega must be >= 0, got {name}={kwargs[name]}")
@@ -86,7 +92,10 @@ def omega_schedule(kind: str = "constant", **kwargs) -> Schedule:
         return optax.constant_schedule(kwargs["value"])
     if kind == "linear":
         return optax.linear_schedule(
-            kwargs["init_value"], kwargs["end_value"], kwargs["transition_steps"], kwargs.get("transition_begin", 0)
+            kwargs["init_value"],
+            kwargs["end_value"],
+            kwargs["transition_steps"],
+            kwargs.get("transition_begin", 0),
         )
     if kind == "cosine":
         init = kwargs["init_value"]
@@ -94,5 +103,8 @@ def omega_schedule(kind: str = "constant", **kwargs) -> Schedule:
         # optax's alpha is the final value relative to the initial one
         return optax.cosine_decay_schedule(init, kwargs["decay_steps"], alpha=end / init if init else 0.0)
     return optax.exponential_decay(
-        kwargs["init_value"], kwargs["transition_steps"], kwargs["decay_rate"], end_value=kwargs.get("end_value")
+        kwargs["init_value"],
+        kwargs["transition_steps"],
+        kwargs["decay_rate"],
+        end_value=kwargs.get("end_value"),
     )
