@@ -9,8 +9,10 @@ Two families behind one interface (:class:`Flow`, built by :func:`make_flow`):
 
 Every flow exposes ``init(key) -> params``, ``sample(params, key, n) -> (u, log_q)``,
 ``log_prob(params, u) -> log_q`` and the bijector pair ``forward_and_log_det`` / ``inverse_and_log_det``.
+:mod:`flowint.flows.toys` holds toy integrands with exact integrals (ring, camel, narrow peaks).
 """
 
+from . import toys
 from ._coupling import Conditioner, CouplingStack, coupling_masks
 from ._flow import KINDS, Flow, default_n_layers, make_flow
 from ._smooth import SmoothMap, SmoothMapParams, smooth_map_forward, smooth_map_inverse, smooth_step
@@ -30,4 +32,5 @@ __all__ = [
     "smooth_map_forward",
     "smooth_map_inverse",
     "smooth_step",
+    "toys",
 ]
