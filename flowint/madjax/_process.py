@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from flowint.madjax import _library, _param_card
-from flowint.madjax._wavefunctions import HelicityChoice
+from flowint.madjax._fence import materialisation
 
 
 def _tuple_keys(obj):
@@ -39,6 +39,27 @@ def normalize_key(key):
             raise ValueError(f"parameter key {key!r}: the code must be an integer, got {code!r}")
         return block.lower(), code
     raise ValueError(f"parameter key {key!r} is not a (block, code) pair such as ('mass', 23)")
+
+
+@jax.custom_vjp
+def _split_momenta(momenta):
+    """The (N,) arrays E, px, py, pz of every particle from momenta (N, nexternal, 4).
+
+    A custom VJP assembles the cotangent with one stack instead of XLA's default pad-and-add per slice,
+    which XLA fuses into a single loop that re-evaluates every cotangent for every output element.
+    """
+    return tuple(momenta[:, i, k] for i in range(momenta.shape[1]) for k in range(4))
+
+
+def _split_fwd(momenta):
+    return _split_momenta(momenta), momenta.shape
+
+
+def _split_bwd(shape, cotangents):
+    return (jnp.stack(cotangents, axis=-1).reshape(shape),)
+
+
+_split_momenta.defvjp(_split_fwd, _split_bwd)
 
 
 def _is_tracer(x):
@@ -75,6 +96,7 @@ class Process:
         self._externals = _library.externals_from_manifest(manifest)
         self._defaults = {(b, c): v for b, c, _, v in self._externals}
         self._names = {(b, c): n for b, c, n, _ in self._externals}
+        self._reference_key = self._externals[0][:2]
         self._parameters = _library.import_submodule(package, "parameters")
         self._matrix = _library.import_submodule(package, entry["module"])
         if self._matrix.NEXTERNAL != self.nexternal or tuple(self._matrix.PDG_CODES) != self.pdg_codes:
@@ -89,7 +111,6 @@ class Process:
         self.helicity_indices = tuple(int(i) for i in nonzero)
         if not self.helicity_indices:
             raise ValueError(f"process {self.name}: every helicity combination vanishes")
-        self._helicity_spec = self._make_helicity_spec(self.helicity_indices)
         self._me2_jit = jax.jit(self._me2_kernel)
 
     def __repr__(self):
@@ -155,8 +176,8 @@ class Process:
         (indices into ``all_helicities``; default: the retained ones): shape (len(helicities), N)."""
         momenta = self._check_momenta(momenta)
         indices = self.helicity_indices if helicities is None else tuple(int(i) for i in helicities)
-        spec = self._make_helicity_spec(indices)
-        kernel = jax.jit(lambda p, c: self._per_helicity(p, c, spec, len(indices)))
+        combos = self._all_helicities[list(indices)]
+        kernel = jax.jit(lambda p, c: jnp.stack(self._per_helicity(p, c, combos)) / self._matrix.DENOMINATOR)
         return kernel(momenta, self.complete_params(params))
 
     @property
@@ -192,31 +213,30 @@ class Process:
             raise ValueError(f"{self.name}: momenta contain NaN or infinite values")
         return jnp.asarray(momenta, dtype=jnp.float64)
 
-    def _make_helicity_spec(self, indices):
-        combos = self._all_helicities[list(indices)]
-        spec = []
-        for column in combos.T:
-            values = tuple(sorted(set(int(v) for v in column)))
-            if len(values) == 1:
-                spec.append(values[0])
-            else:
-                index = np.array([values.index(int(v)) for v in column])
-                spec.append(HelicityChoice(values, index))
-        return spec
+    def _per_helicity(self, momenta, params, combos):
+        """Colour-summed |M_h|² for each helicity combination in ``combos``: a list of (N,) arrays.
 
-    def _per_helicity(self, momenta, params, spec, nhel):
-        couplings = self._parameters.compute(params)
-        p = [tuple(momenta[:, i, k] for k in range(4)) for i in range(self.nexternal)]
-        jamp = self._matrix.jamps(p, spec, couplings)
-        shape = (nhel, momenta.shape[0])
-        total = jnp.zeros(shape)
-        for i in range(len(jamp)):
-            acc = 0.0
-            for j in range(len(jamp)):
-                if self._color[i, j] != 0.0:
-                    acc = acc + self._color[i, j] * jamp[j]
-            total = total + jnp.real(jnp.conj(jamp[i]) * acc)
-        return jnp.broadcast_to(total, shape) / self._matrix.DENOMINATOR
+        The combinations are unrolled at trace time; XLA's common-subexpression elimination shares the
+        wavefunctions and currents that several combinations have in common, and :func:`keep` fences
+        (inside the generated code) keep reverse-mode differentiation from recomputing them.
+        """
+        with materialisation(params[self._reference_key]):
+            couplings = self._parameters.compute(params)
+            components = _split_momenta(momenta)
+            p = [components[4 * i:4 * i + 4] for i in range(self.nexternal)]
+            out = []
+            for combo in combos:
+                jamp = self._matrix.jamps(p, [int(h) for h in combo], couplings)
+                total = 0.0
+                for i in range(len(jamp)):
+                    acc = 0.0
+                    for j in range(len(jamp)):
+                        if self._color[i, j] != 0.0:
+                            acc = acc + self._color[i, j] * jamp[j]
+                    total = total + jnp.real(jnp.conj(jamp[i]) * acc)
+                out.append(jnp.broadcast_to(total, momenta.shape[:1]))
+        return out
 
     def _me2_kernel(self, momenta, params):
-        return self._per_helicity(momenta, params, self._helicity_spec, len(self.helicity_indices)).sum(axis=0)
+        combos = self._all_helicities[list(self.helicity_indices)]
+        return sum(self._per_helicity(momenta, params, combos)) / self._matrix.DENOMINATOR

@@ -20,37 +20,21 @@ Differences from the textbook routines, none of which changes a helicity-summed 
 * **No branches on traced values.** Degenerate points (a particle at rest, |p| = 0) are handled with the
   double-``where`` pattern of :mod:`flowint.madjax._safe`; at those measure-zero points the value is the
   HELAS one and the derivative is finite.
-* **Batched helicities.** ``nhel`` is either a Python integer or a :class:`HelicityChoice` (several values,
-  one per helicity combination); in the latter case the wavefunction is computed once per distinct value
-  and gathered onto a leading helicity axis. Wavefunctions with a single helicity keep the event shape, so
-  sub-amplitudes that do not depend on the helicity combination are computed once (broadcasting).
+* **Static helicities.** ``nhel`` is a Python integer: the kernel unrolls the retained helicity
+  combinations at trace time and XLA shares whatever several combinations have in common.
+* **Materialisation.** Every wavefunction passes through :func:`flowint.madjax._fence.keep`, which keeps
+  XLA from duplicating its computation into every consumer of its gradient.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax.numpy as jnp
 import numpy as np
 
+from flowint.madjax._fence import keep
 from flowint.madjax._safe import is_static_zero, safe_div, safe_sqrt
 
 _SQH = float(np.sqrt(0.5))
-
-
-@dataclass(frozen=True)
-class HelicityChoice:
-    """The helicities of one external particle across the retained helicity combinations.
-
-    ``values`` are the distinct helicities; ``index[h]`` says which of them combination ``h`` uses.
-    Its ``shape`` (leading axis = number of combinations) is the one every helicity-dependent array gets.
-    """
-
-    values: tuple
-    index: np.ndarray
-
-    def __hash__(self):  # pragma: no cover - only needed if used as a static jit argument
-        return hash((self.values, tuple(self.index.tolist())))
 
 
 def _momentum_slots(p, sign):
@@ -59,17 +43,8 @@ def _momentum_slots(p, sign):
 
 
 def _dispatch(core, p, mass, nhel, nsf, momentum_sign):
-    """Evaluate ``core`` for one helicity, or for each distinct value of a HelicityChoice."""
-    if not isinstance(nhel, HelicityChoice):
-        return _momentum_slots(p, momentum_sign) + core(p, mass, int(nhel), nsf)
-    per_value = [core(p, mass, int(v), nsf) for v in nhel.values]
-    shape = jnp.shape(p[0])
-    comps = []
-    for k in range(len(per_value[0])):
-        stacked = jnp.stack([jnp.broadcast_to(w[k], shape) for w in per_value])
-        comps.append(stacked[nhel.index] if len(nhel.values) > 1 else
-                     jnp.broadcast_to(stacked, (len(nhel.index),) + shape))
-    return _momentum_slots(p, momentum_sign) + comps
+    """Momentum slots followed by the spinor/polarisation components for helicity ``nhel``."""
+    return _momentum_slots(p, momentum_sign) + core(p, mass, int(nhel), nsf)
 
 
 # --------------------------------------------------------------------------- spinor building blocks
@@ -229,19 +204,19 @@ def _sxxxxx_core(p, mass, nhel, nss):
 
 def ixxxxx(p, fmass, nhel, nsf):
     """Flowing-in fermion: u(p) for an incoming fermion (nsf=+1), v(p) for an outgoing antifermion (-1)."""
-    return _dispatch(_ixxxxx_core, p, fmass, nhel, nsf, -nsf)
+    return keep(_dispatch(_ixxxxx_core, p, fmass, nhel, nsf, -nsf))
 
 
 def oxxxxx(p, fmass, nhel, nsf):
     """Flowing-out fermion: ubar(p) for an outgoing fermion (nsf=+1), vbar(p) for an incoming antifermion."""
-    return _dispatch(_oxxxxx_core, p, fmass, nhel, nsf, nsf)
+    return keep(_dispatch(_oxxxxx_core, p, fmass, nhel, nsf, nsf))
 
 
 def vxxxxx(p, vmass, nhel, nsv):
     """Vector boson polarisation; nsv = -1 for an incoming, +1 for an outgoing boson."""
-    return _dispatch(_vxxxxx_core, p, vmass, nhel, nsv, nsv)
+    return keep(_dispatch(_vxxxxx_core, p, vmass, nhel, nsv, nsv))
 
 
 def sxxxxx(p, nss):
     """Scalar: the unit wavefunction with the momentum slots."""
-    return _momentum_slots(p, nss) + _sxxxxx_core(p, None, 0, nss)
+    return keep(_momentum_slots(p, nss) + _sxxxxx_core(p, None, 0, nss))

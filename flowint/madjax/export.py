@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 
+from flowint.madjax import _library
 from flowint.madjax.plugin import PLUGIN_PATH
 
 
@@ -63,9 +64,12 @@ def export(commands, output, mg5=None, model="sm", force=False, quiet=True):
             shutil.rmtree(output)
         run = subprocess.run([sys.executable, script, card], cwd=work, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tail = "\n".join(run.stdout.splitlines()[-30:])
     if run.returncode != 0 or not os.path.isfile(os.path.join(output, "manifest.json")):
-        tail = "\n".join(run.stdout.splitlines()[-30:])
         raise ExportError(f"MadGraph failed to export {commands!r}:\n{tail}")
+    manifest = _library.read_manifest(output)
+    if any(entry["helicities"]["nonzero"] is None for entry in manifest["processes"]):
+        raise ExportError(f"the helicity scan of {output} did not complete:\n{tail}")
     if not quiet:
         print(run.stdout)
     return output

@@ -15,11 +15,12 @@ import math
 
 import jax.numpy as jnp
 
+from flowint.madjax._fence import keep
 from flowint.madjax._safe import is_static_zero, safe_div, safe_reciprocal, safe_sqrt
-from flowint.madjax._wavefunctions import HelicityChoice, ixxxxx, oxxxxx, sxxxxx, vxxxxx
+from flowint.madjax._wavefunctions import ixxxxx, oxxxxx, sxxxxx, vxxxxx
 
 __all__ = [
-    "HelicityChoice", "ixxxxx", "oxxxxx", "vxxxxx", "sxxxxx",
+    "keep", "ixxxxx", "oxxxxx", "vxxxxx", "sxxxxx",
     "re", "im", "conj", "real", "inverse_square", "propagator", "propagator_cms", "custom_propagator",
     "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
     "sec", "csc", "cot", "asec", "acsc", "fabs", "arg", "cond", "reglog", "pi",

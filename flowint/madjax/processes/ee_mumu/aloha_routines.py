@@ -8,9 +8,9 @@ from flowint.madjax import runtime as rt
 
 
 def FFV1_0(F1, F2, V3, COUP):
-    TMP0 = (F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+(F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))+(F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5])))))
+    TMP0 = rt.keep((F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+(F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))+(F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5]))))))
     vertex = COUP*-1j * TMP0
-    return vertex
+    return rt.keep(vertex)
 
 
 def FFV1P0_3(F1, F2, COUP, M3, W3):
@@ -18,25 +18,25 @@ def FFV1P0_3(F1, F2, COUP, M3, W3):
     V3[0] = +F1[0]+F2[0]
     V3[1] = +F1[1]+F2[1]
     P3 = [-rt.re(V3[0]), -rt.re(V3[1]), -rt.im(V3[1]), -rt.im(V3[0])]
-    denom = rt.propagator(COUP, P3, M3, W3)
+    denom = rt.keep(rt.propagator(COUP, P3, M3, W3))
     V3[2] = denom*(-1j)*(F1[2]*F2[4]+F1[3]*F2[5]+F1[4]*F2[2]+F1[5]*F2[3])
     V3[3] = denom*(-1j)*(-F1[2]*F2[5]-F1[3]*F2[4]+F1[4]*F2[3]+F1[5]*F2[2])
     V3[4] = denom*(-1j)*(-1j*(F1[2]*F2[5]+F1[5]*F2[2])+1j*(F1[3]*F2[4]+F1[4]*F2[3]))
     V3[5] = denom*(-1j)*(-F1[2]*F2[4]-F1[5]*F2[3]+F1[3]*F2[5]+F1[4]*F2[2])
-    return V3
+    return rt.keep(V3)
 
 
 def FFV2_0(F1, F2, V3, COUP):
-    TMP1 = (F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5])))
+    TMP1 = rt.keep((F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))))
     vertex = COUP*-1j * TMP1
-    return vertex
+    return rt.keep(vertex)
 
 
 def FFV2_4_0(F1, F2, V3, COUP1, COUP2):
     vertex = FFV2_0(F1,F2,V3,COUP1)
     tmp = FFV4_0(F1,F2,V3,COUP2)
     vertex += tmp
-    return vertex
+    return rt.keep(vertex)
 
 
 def FFV2_3(F1, F2, COUP, M3, W3):
@@ -45,13 +45,13 @@ def FFV2_3(F1, F2, COUP, M3, W3):
     V3[0] = +F1[0]+F2[0]
     V3[1] = +F1[1]+F2[1]
     P3 = [-rt.re(V3[0]), -rt.re(V3[1]), -rt.im(V3[1]), -rt.im(V3[0])]
-    TMP2 = (F1[2]*(F2[4]*(P3[0]+P3[3])+F2[5]*(P3[1]+1j*(P3[2])))+F1[3]*(F2[4]*(P3[1]-1j*(P3[2]))+F2[5]*(P3[0]-P3[3])))
-    denom = rt.propagator(COUP, P3, M3, W3)
+    TMP2 = rt.keep((F1[2]*(F2[4]*(P3[0]+P3[3])+F2[5]*(P3[1]+1j*(P3[2])))+F1[3]*(F2[4]*(P3[1]-1j*(P3[2]))+F2[5]*(P3[0]-P3[3]))))
+    denom = rt.keep(rt.propagator(COUP, P3, M3, W3))
     V3[2] = denom*(-1j)*(F1[2]*F2[4]+F1[3]*F2[5]-P3[0]*OM3*TMP2)
     V3[3] = denom*(-1j)*(-F1[2]*F2[5]-F1[3]*F2[4]-P3[1]*OM3*TMP2)
     V3[4] = denom*(-1j)*(-1j*(F1[2]*F2[5])+1j*(F1[3]*F2[4])-P3[2]*OM3*TMP2)
     V3[5] = denom*(-1j)*(-F1[2]*F2[4]-P3[3]*OM3*TMP2+F1[3]*F2[5])
-    return V3
+    return rt.keep(V3)
 
 
 def FFV2_4_3(F1, F2, COUP1, COUP2, M3, W3):
@@ -59,14 +59,14 @@ def FFV2_4_3(F1, F2, COUP1, COUP2, M3, W3):
     tmp = FFV4_3(F1,F2,COUP2,M3,W3)
     for i in range(2,6):
         V3[i] += tmp[i]
-    return V3
+    return rt.keep(V3)
 
 
 def FFV4_0(F1, F2, V3, COUP):
-    TMP3 = (F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5])))
-    TMP4 = (F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5])))
+    TMP3 = rt.keep((F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))))
+    TMP4 = rt.keep((F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5]))))
     vertex = COUP*(-1)*(+1j*(TMP3)+2j*(TMP4))
-    return vertex
+    return rt.keep(vertex)
 
 
 def FFV4_3(F1, F2, COUP, M3, W3):
@@ -75,11 +75,11 @@ def FFV4_3(F1, F2, COUP, M3, W3):
     V3[0] = +F1[0]+F2[0]
     V3[1] = +F1[1]+F2[1]
     P3 = [-rt.re(V3[0]), -rt.re(V3[1]), -rt.im(V3[1]), -rt.im(V3[0])]
-    TMP2 = (F1[2]*(F2[4]*(P3[0]+P3[3])+F2[5]*(P3[1]+1j*(P3[2])))+F1[3]*(F2[4]*(P3[1]-1j*(P3[2]))+F2[5]*(P3[0]-P3[3])))
-    TMP5 = (F1[4]*(F2[2]*(P3[0]-P3[3])-F2[3]*(P3[1]+1j*(P3[2])))+F1[5]*(F2[2]*(-P3[1]+1j*(P3[2]))+F2[3]*(P3[0]+P3[3])))
-    denom = rt.propagator(COUP, P3, M3, W3)
+    TMP2 = rt.keep((F1[2]*(F2[4]*(P3[0]+P3[3])+F2[5]*(P3[1]+1j*(P3[2])))+F1[3]*(F2[4]*(P3[1]-1j*(P3[2]))+F2[5]*(P3[0]-P3[3]))))
+    TMP5 = rt.keep((F1[4]*(F2[2]*(P3[0]-P3[3])-F2[3]*(P3[1]+1j*(P3[2])))+F1[5]*(F2[2]*(-P3[1]+1j*(P3[2]))+F2[3]*(P3[0]+P3[3]))))
+    denom = rt.keep(rt.propagator(COUP, P3, M3, W3))
     V3[2] = denom*(-2j)*(OM3*-1/2 * P3[0]*(TMP2+2*(TMP5))+(+1/2*(F1[2]*F2[4]+F1[3]*F2[5])+F1[4]*F2[2]+F1[5]*F2[3]))
     V3[3] = denom*(-2j)*(OM3*-1/2 * P3[1]*(TMP2+2*(TMP5))+(-1/2*(F1[2]*F2[5]+F1[3]*F2[4])+F1[4]*F2[3]+F1[5]*F2[2]))
     V3[4] = denom*2j*(OM3*1/2 * P3[2]*(TMP2+2*(TMP5))+(+1j/2*(F1[2]*F2[5])-1j/2*(F1[3]*F2[4])-1j*(F1[4]*F2[3])+1j*(F1[5]*F2[2])))
     V3[5] = denom*2j*(OM3*1/2 * P3[3]*(TMP2+2*(TMP5))+(+1/2*(F1[2]*F2[4])-1/2*(F1[3]*F2[5])-F1[4]*F2[2]+F1[5]*F2[3]))
-    return V3
+    return rt.keep(V3)

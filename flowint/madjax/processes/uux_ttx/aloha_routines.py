@@ -8,9 +8,9 @@ from flowint.madjax import runtime as rt
 
 
 def FFV1_0(F1, F2, V3, COUP):
-    TMP0 = (F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+(F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))+(F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5])))))
+    TMP0 = rt.keep((F1[2]*(F2[4]*(V3[2]+V3[5])+F2[5]*(V3[3]+1j*(V3[4])))+(F1[3]*(F2[4]*(V3[3]-1j*(V3[4]))+F2[5]*(V3[2]-V3[5]))+(F1[4]*(F2[2]*(V3[2]-V3[5])-F2[3]*(V3[3]+1j*(V3[4])))+F1[5]*(F2[2]*(-V3[3]+1j*(V3[4]))+F2[3]*(V3[2]+V3[5]))))))
     vertex = COUP*-1j * TMP0
-    return vertex
+    return rt.keep(vertex)
 
 
 def FFV1P0_3(F1, F2, COUP, M3, W3):
@@ -18,9 +18,9 @@ def FFV1P0_3(F1, F2, COUP, M3, W3):
     V3[0] = +F1[0]+F2[0]
     V3[1] = +F1[1]+F2[1]
     P3 = [-rt.re(V3[0]), -rt.re(V3[1]), -rt.im(V3[1]), -rt.im(V3[0])]
-    denom = rt.propagator(COUP, P3, M3, W3)
+    denom = rt.keep(rt.propagator(COUP, P3, M3, W3))
     V3[2] = denom*(-1j)*(F1[2]*F2[4]+F1[3]*F2[5]+F1[4]*F2[2]+F1[5]*F2[3])
     V3[3] = denom*(-1j)*(-F1[2]*F2[5]-F1[3]*F2[4]+F1[4]*F2[3]+F1[5]*F2[2])
     V3[4] = denom*(-1j)*(-1j*(F1[2]*F2[5]+F1[5]*F2[2])+1j*(F1[3]*F2[4]+F1[4]*F2[3]))
     V3[5] = denom*(-1j)*(-F1[2]*F2[4]-F1[5]*F2[3]+F1[3]*F2[5]+F1[4]*F2[2])
-    return V3
+    return rt.keep(V3)

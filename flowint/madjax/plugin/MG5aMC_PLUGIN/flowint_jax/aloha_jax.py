@@ -25,6 +25,9 @@ class ALOHAWriterForJax(aloha_writers.ALOHAWriterForPython):
     }
     _cmath = {"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh"}
 
+    def get_foot_txt(self):
+        return "    return rt.keep(%s)\n\n" % ("vertex" if not self.offshell else self.outname)
+
     def get_header_txt(self, name=None, couplings=None, mode=""):
         if name is None:
             name = self.name
@@ -73,7 +76,7 @@ class ALOHAWriterForJax(aloha_writers.ALOHAWriterForPython):
     def define_expression(self):
         out = StringIO()
         for name in sorted(self.routine.contracted):
-            out.write("    %s = %s\n" % (name, self.write_obj(self.routine.contracted[name])))
+            out.write("    %s = rt.keep(%s)\n" % (name, self.write_obj(self.routine.contracted[name])))
         for name in sorted(self.routine.fct, key=lambda n: (len(n), n)):
             fct, objs = self.routine.fct[name]
             args = tuple(self.write_obj(obj) for obj in objs)
@@ -101,7 +104,7 @@ class ALOHAWriterForJax(aloha_writers.ALOHAWriterForPython):
             elif aloha.complex_mass:
                 out.write("    denom = rt.propagator_cms(%s, P%d, M%d)\n" % (coup, i, i))
             else:
-                out.write("    denom = rt.propagator(%s, P%d, M%d, W%d)\n" % (coup, i, i, i))
+                out.write("    denom = rt.keep(rt.propagator(%s, P%d, M%d, W%d))\n" % (coup, i, i, i))
         for ind in numerator.listindices():
             out.write("    %s[%d] = %s*%s\n" % (self.outname, self.pass_to_HELAS(ind), factor,
                                                  self.write_obj(numerator.get_rep(ind))))
