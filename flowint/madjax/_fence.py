@@ -6,9 +6,10 @@ is *duplicated* into each consumer's fused loop. In the forward pass of a matrix
 every one of them then recomputes the shared upstream cotangents: the work of a gradient grew 10–100×
 and compilation took minutes. ``optimization_barrier`` does not help on the CPU (it is expanded before
 fusion), but XLA never duplicates an *expensive* instruction such as a division. :func:`keep` therefore
-divides its argument by a run-time 1.0 (exact in IEEE arithmetic, so values are bit-identical) in the
-forward pass and its cotangent in the backward pass; the generated code calls it on every wavefunction,
-contraction and amplitude. Outside :func:`materialisation` (the matrix-element kernel) it is the identity.
+divides its argument by a run-time 1.0 (exact in IEEE arithmetic, so values are bit-identical). The
+derivative of a division by a constant is the same division, so tangents (forward mode) and cotangents
+(reverse mode) are fenced too. The generated code calls it on every wavefunction, contraction and
+amplitude. Outside :func:`materialisation` (the matrix-element kernel) it is the identity.
 """
 
 from __future__ import annotations
@@ -30,20 +31,10 @@ def _divide(a, one):
     return a / one
 
 
-@jax.custom_vjp
 def _fence(x, one):
+    # Plain division: its JVP divides the tangent and its transpose divides the cotangent by the same
+    # run-time 1.0 (``one`` carries no derivative), so forward and reverse mode are fenced alike.
     return jax.tree_util.tree_map(lambda a: _divide(a, one), x)
-
-
-def _fence_fwd(x, one):
-    return _fence(x, one), one
-
-
-def _fence_bwd(one, g):
-    return jax.tree_util.tree_map(lambda a: _divide(a, one), g), jnp.zeros_like(one)
-
-
-_fence.defvjp(_fence_fwd, _fence_bwd)
 
 
 def keep(x):

@@ -41,25 +41,17 @@ def normalize_key(key):
     raise ValueError(f"parameter key {key!r} is not a (block, code) pair such as ('mass', 23)")
 
 
-@jax.custom_vjp
 def _split_momenta(momenta):
     """The (N,) arrays E, px, py, pz of every particle from momenta (N, nexternal, 4).
 
-    A custom VJP assembles the cotangent with one stack instead of XLA's default pad-and-add per slice,
-    which XLA fuses into a single loop that re-evaluates every cotangent for every output element.
+    Written as one ``split`` (whose transpose is a single concatenation) rather than one slice per
+    component: the transpose of a slice is a pad, and XLA fuses the sum of those pads into one loop that
+    evaluates every cotangent for every output element, which made gradients 10x slower to run and to
+    compile.
     """
-    return tuple(momenta[:, i, k] for i in range(momenta.shape[1]) for k in range(4))
-
-
-def _split_fwd(momenta):
-    return _split_momenta(momenta), momenta.shape
-
-
-def _split_bwd(shape, cotangents):
-    return (jnp.stack(cotangents, axis=-1).reshape(shape),)
-
-
-_split_momenta.defvjp(_split_fwd, _split_bwd)
+    n = momenta.shape[1]
+    flat = momenta.reshape(momenta.shape[0], n * 4).T
+    return tuple(part[0] for part in jnp.split(flat, n * 4, axis=0))
 
 
 def _is_tracer(x):
