@@ -182,8 +182,10 @@ class Process:
         rng = np.random.default_rng(seed)
         masses = np.asarray(self.external_masses)
         sqrt_s = 1.5 * max(masses[self.ninitial:].sum(), masses[:self.ninitial].sum()) + 100.0
-        points = _library.random_points(masses, sqrt_s, npoints, rng)
-        values = np.asarray(self.me2_per_helicity(points, helicities=range(len(self._all_helicities))))
+        points = jnp.asarray(_library.random_points(masses, sqrt_s, npoints, rng))
+        # Evaluated op by op: compiling all combinations at once (256 for a 2->6 process) takes minutes.
+        with jax.disable_jit():
+            values = np.asarray(jnp.stack(self._per_helicity(points, self.complete_params(), self._all_helicities)))
         return [int(i) for i in np.flatnonzero(np.any(values != 0.0, axis=1))]
 
     # ------------------------------------------------------------------ internals
