@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from ._kinematics import azimuth, pt, rapidity_eta
 from ._safe import safe_sqrt
-from ._tree import Resonance, leaves, resonances_preorder
+from ._tree import Resonance, leaves, resonance_mass, resonance_width, resonances_preorder
 
 
 class Cut(NamedTuple):
@@ -126,11 +126,8 @@ def _resonance_window(res: Resonance, bwcutoff: float) -> Cut:
     idx = leaves(res)
 
     def fn(p, params):
-        M = res.mass
-        G = res.width
-        if params is not None:
-            M = params.get(res.mass_key, M) if res.mass_key else M
-            G = params.get(res.width_key, G) if res.width_key else G
+        M = resonance_mass(res, params)
+        G = resonance_width(res, params)
         q = jnp.sum(p[..., idx, :], axis=-2)
         m = safe_sqrt(q[..., 0] ** 2 - jnp.sum(q[..., 1:] ** 2, axis=-1))
         # closed window (the Breit-Wigner map reaches its edges on faces of the cube), up to rounding
@@ -153,7 +150,8 @@ def resonance_windows(tree_or_process, bwcutoff: float = 15.0) -> Cuts:
         chain = getattr(tree_or_process, "decay_chain", None)
         if chain is None:
             return Cuts(())
-        nodes = tree_from_decay_chain(chain, tree_or_process.external_masses)
+        nodes = tree_from_decay_chain(chain, tree_or_process.external_masses,
+                                      derived=getattr(tree_or_process, "model_parameters", None))
     return Cuts(tuple(_resonance_window(r, bwcutoff) for r in resonances_preorder(nodes) if r.restrict))
 
 

@@ -42,7 +42,15 @@ from ._kinematics import boost_from_rest, boost_to_rest, kallen, system_mass_squ
 from ._maps1d import breit_wigner_inverse, breit_wigner_map
 from ._nbody import nbody_inverse, nbody_layout, nbody_map
 from ._safe import safe_sqrt
-from ._tree import External, describe, flat_tree, leaves, resonances_preorder, tree_from_decay_chain
+from ._tree import (
+    External,
+    describe,
+    flat_tree,
+    leaves,
+    resonance_mass,
+    resonances_preorder,
+    tree_from_decay_chain,
+)
 
 LOG_TWO_PI = math.log(2.0 * math.pi)
 
@@ -165,7 +173,8 @@ class PhaseSpaceMapping:
         ext = {}
         for node in self._all_externals():
             ext[node.index] = 0.0 if node.mass == 0.0 else get(node.mass_key, node.mass)
-        res = [(get(r.mass_key, r.mass), get(r.width_key, r.width)) for r in self.resonances]
+        res = [(jnp.asarray(resonance_mass(r, params), dtype=jnp.float64) if params else r.mass,
+                get(r.width_key, r.width)) for r in self.resonances]
         return ext, res
 
     def _all_externals(self):
@@ -441,10 +450,11 @@ class DecayChainMapping(PhaseSpaceMapping):
     nodes.
     """
 
-    def __init__(self, sqrt_s, chain, external_masses, *, initial=(0, 1), mass_keys=None, bwcutoff=15.0):
+    def __init__(self, sqrt_s, chain, external_masses, *, initial=(0, 1), mass_keys=None, bwcutoff=15.0,
+                 derived=None):
         if isinstance(chain, dict):
             initial = tuple(chain.get("initial", initial))
-            nodes = tree_from_decay_chain(chain, external_masses, mass_keys)
+            nodes = tree_from_decay_chain(chain, external_masses, mass_keys, derived)
         else:
             nodes = tuple(chain)
         super().__init__(
@@ -483,6 +493,7 @@ def make_mapping(process, sqrt_s: float, kind: str = "flat", bwcutoff: float = 1
 
     masses = tuple(float(m) for m in process.external_masses)
     keys = external_mass_keys(process)
+    derived = getattr(process, "model_parameters", None)
     chain = getattr(process, "decay_chain", None)
     initial = tuple(chain.get("initial", (0, 1))) if chain else tuple(range(getattr(process, "ninitial", 2)))
     if kind == "two_body":
@@ -490,12 +501,13 @@ def make_mapping(process, sqrt_s: float, kind: str = "flat", bwcutoff: float = 1
     if kind == "flat":
         windows = Cuts(())
         if chain:
-            windows = resonance_windows(tree_from_decay_chain(chain, masses, keys), bwcutoff)
+            windows = resonance_windows(tree_from_decay_chain(chain, masses, keys, derived), bwcutoff)
         return FlatMapping(
             sqrt_s, masses, initial=initial, mass_keys=keys, window_cuts=windows, bwcutoff=bwcutoff
         )
     if chain:
-        return DecayChainMapping(sqrt_s, chain, masses, initial=initial, mass_keys=keys, bwcutoff=bwcutoff)
+        return DecayChainMapping(sqrt_s, chain, masses, initial=initial, mass_keys=keys, bwcutoff=bwcutoff,
+                                 derived=derived)
     finals = [i for i in range(len(masses)) if i not in initial]
     nodes = tree_from_resonances(getattr(process, "resonances", None), finals, masses, keys)
     return PhaseSpaceMapping(sqrt_s, nodes, masses, initial=initial, kind="decay_chain", bwcutoff=bwcutoff)

@@ -42,6 +42,35 @@ class Resonance(NamedTuple):
     restrict: bool = True
     mass_key: tuple | None = None
     width_key: tuple | None = None
+    mass_fn: object = None  # params -> mass, for a mass derived from other parameters (e.g. MW)
+
+
+def resonance_mass(res, params):
+    """A resonance's mass for these parameters: its own key, else its derivation, else the default."""
+    if params is not None:
+        if res.mass_key is not None and res.mass_key in params:
+            return params[res.mass_key]
+        if res.mass_key is None and res.mass_fn is not None:
+            return res.mass_fn(params)
+    return res.mass
+
+
+def resonance_width(res, params):
+    if params is not None and res.width_key is not None and res.width_key in params:
+        return params[res.width_key]
+    return res.width
+
+
+class _DerivedMass:
+    """params -> one derived parameter of a process (hashable, so trees stay comparable)."""
+
+    def __init__(self, derived, name):
+        self.derived, self.name = derived, name
+
+    def __call__(self, params):
+        import jax.numpy as jnp
+
+        return jnp.real(self.derived(params)[self.name])
 
 
 def _key(k):
@@ -104,8 +133,13 @@ def _value_and_key(entry, field, key_field):
     return float(v), _key(entry.get(key_field))
 
 
-def tree_from_decay_chain(chain: dict, external_masses, mass_keys=None) -> tuple:
-    """Production-level nodes from a decay-chain description (see module docstring)."""
+def tree_from_decay_chain(chain: dict, external_masses, mass_keys=None, derived=None) -> tuple:
+    """Production-level nodes from a decay-chain description (see module docstring).
+
+    ``derived``: optional ``params -> {name: value}`` (``Process.model_parameters``) used for resonances
+    whose mass is a derived parameter (``mass_key`` None, ``mass_parameter`` given), e.g. the W mass
+    computed from MZ, G_F and α_EW, so that the Breit-Wigner window follows the parameters.
+    """
     mass_keys = mass_keys or {}
     masses = tuple(float(m) for m in external_masses)
 
@@ -135,6 +169,9 @@ def tree_from_decay_chain(chain: dict, external_masses, mass_keys=None) -> tuple
             restrict=bool(node.get("restrict", True)),
             mass_key=_key(node.get("mass_key")),
             width_key=_key(node.get("width_key")),
+            mass_fn=(_DerivedMass(derived, node["mass_parameter"])
+                     if derived is not None and node.get("mass_key") is None and node.get("mass_parameter")
+                     else None),
         )
 
     final = chain["final"]
