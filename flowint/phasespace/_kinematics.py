@@ -85,6 +85,47 @@ def boost_from_rest(Q, M, p_rest):
     return jnp.concatenate([E, pv], axis=-1)
 
 
+def _helicity_axes(direction):
+    """Orthonormal axes (e1, e2, e3) with e3 along ``direction`` (..., 3).
+
+    The rotation is the one about the axis z x direction (R_z(phi) R_y(theta) R_z(-phi)): the identity
+    for a direction along +z and continuous there; the one unavoidable singular direction of a frame
+    field on the sphere is -z, where phi = 0 is taken. A transverse component below 1e-9 of the length
+    counts as zero, so that a rounding-level azimuth of a direction on the axis (as an inverse map
+    recomputes it) gives the same frame as the exact one.
+    """
+    px, py, pz = direction[..., 0], direction[..., 1], direction[..., 2]
+    pt = safe_sqrt(px * px + py * py)
+    pabs = safe_sqrt(pt * pt + pz * pz)
+    on_axis = pt <= 1e-9 * pabs
+    ct = safe_div(pz, pabs, 1.0)
+    st = jnp.where(on_axis, 0.0, safe_div(pt, pabs, 0.0))
+    ct = jnp.where(on_axis, jnp.sign(ct) + (ct == 0), ct)
+    cp = jnp.where(on_axis, 1.0, safe_div(px, jnp.where(on_axis, 1.0, pt), 1.0))
+    sp = jnp.where(on_axis, 0.0, safe_div(py, jnp.where(on_axis, 1.0, pt), 0.0))
+    one_m = ct - 1.0
+    e1 = jnp.stack([ct * cp * cp + sp * sp, one_m * cp * sp, -st * cp], axis=-1)
+    e2 = jnp.stack([one_m * cp * sp, ct * sp * sp + cp * cp, -st * sp], axis=-1)
+    e3 = jnp.stack([st * cp, st * sp, ct], axis=-1)
+    return e1, e2, e3
+
+
+def rotate_from_helicity_frame(direction, p):
+    """Rotate four-momenta ``p`` (N, k, 4), given with z along ``direction`` (N, 3), to the frame of
+    ``direction`` (a rotation: unit Jacobian)."""
+    e1, e2, e3 = (e[:, None, :] for e in _helicity_axes(direction))
+    v = p[..., 1:2] * e1 + p[..., 2:3] * e2 + p[..., 3:4] * e3
+    return jnp.concatenate([p[..., :1], v], axis=-1)
+
+
+def rotate_to_helicity_frame(direction, p):
+    """Inverse of :func:`rotate_from_helicity_frame`."""
+    e1, e2, e3 = (e[:, None, :] for e in _helicity_axes(direction))
+    v = p[..., 1:]
+    comps = [jnp.sum(v * e, axis=-1, keepdims=True) for e in (e1, e2, e3)]
+    return jnp.concatenate([p[..., :1], *comps], axis=-1)
+
+
 def boost_to_rest(Q, M, p):
     """Inverse of :func:`boost_from_rest`: ``p`` seen in the rest frame of ``Q`` (M > 0)."""
     Qbar = jnp.concatenate([Q[..., :1], -Q[..., 1:]], axis=-1)

@@ -38,7 +38,14 @@ import math
 import jax.numpy as jnp
 
 from ._cuts import Cuts, resonance_windows
-from ._kinematics import boost_from_rest, boost_to_rest, kallen, system_mass_squared
+from ._kinematics import (
+    boost_from_rest,
+    boost_to_rest,
+    kallen,
+    rotate_from_helicity_frame,
+    rotate_to_helicity_frame,
+    system_mass_squared,
+)
 from ._maps1d import breit_wigner_inverse, breit_wigner_map
 from ._nbody import nbody_inverse, nbody_layout, nbody_map
 from ._safe import safe_sqrt
@@ -102,6 +109,16 @@ class PhaseSpaceMapping:
         self.resonances = resonances_preorder(self.nodes)
         self._res_index = {id(r): k for k, r in enumerate(self.resonances)}
         self._vertices = [(None, self.nodes)] + [(r, r.children) for r in self.resonances]
+        # the resonances from the outermost one down to each resonance (the frames of its decay)
+        self._paths = {}
+
+        def walk(nodes, path):
+            for n in nodes:
+                if not isinstance(n, External):
+                    self._paths[id(n)] = (*path, n)
+                    walk(n.children, (*path, n))
+
+        walk(self.nodes, ())
         self._layouts = []
         self._offsets = []
         offset = len(self.resonances)
@@ -298,15 +315,22 @@ class PhaseSpaceMapping:
             log_w = log_w + virt[k][1] - LOG_TWO_PI
         momenta = {}
 
-        def emit(children, P, Mv, p_rest):
-            for j, c in enumerate(children):
-                pj = p_rest[:, j] if P is None else boost_from_rest(P, Mv, p_rest[:, j])
-                if isinstance(c, External):
-                    momenta[c.index] = pj
-                else:
-                    vertex_momenta(c, pj)
+        def to_lab(chain, q):
+            for Q, M in chain:
+                q = boost_from_rest(Q, M, q)
+            return q
 
-        def vertex_momenta(res_node, P):
+        def emit(children, chain, p_rest):
+            # chain: (momentum, mass) of each enclosing resonance in its parent's rest frame, innermost
+            # first; boosting through it in turn carries a rest-frame momentum to the lab
+            for j, c in enumerate(children):
+                if isinstance(c, External):
+                    momenta[c.index] = to_lab(chain, p_rest[:, j])
+                else:
+                    m = virt[self._res_index[id(c)]][0]
+                    vertex_momenta(c, ((p_rest[:, j], m), *chain))
+
+        def vertex_momenta(res_node, chain):
             nonlocal log_w
             k = self._res_index[id(res_node)] + 1
             lay, off = self._layouts[k], self._offsets[k]
@@ -314,13 +338,14 @@ class PhaseSpaceMapping:
             masses = self._child_masses(res_node.children, ext, virt, N)
             p_rest, lw = nbody_map(lay, u[:, off : off + lay.ndim], m, masses)
             log_w = log_w + lw
-            emit(res_node.children, P, m, p_rest)
+            # decay angles in the helicity frame: z along the resonance's flight direction
+            emit(res_node.children, chain, rotate_from_helicity_frame(chain[0][0][:, 1:], p_rest))
 
         lay, off = self._layouts[0], self._offsets[0]
         masses = self._child_masses(self.nodes, ext, virt, N)
         p_cm, lw = nbody_map(lay, u[:, off : off + lay.ndim], jnp.full((N,), self.sqrt_s), masses)
         log_w = log_w + lw
-        emit(self.nodes, None, None, p_cm)
+        emit(self.nodes, (), p_cm)
         p1, p2 = self._initial_momenta(N)
         momenta[self.initial[0]] = p1
         momenta[self.initial[1]] = p2
@@ -367,8 +392,16 @@ class PhaseSpaceMapping:
                 Mv = jnp.full((N,), self.sqrt_s)
             else:
                 Mv = virt[vi - 1][0]
-                P = node_momentum(vertex)
-                pc = boost_to_rest(P[:, None, :], Mv[:, None], pc)
+                # undo the map's frames: boost into each enclosing resonance's rest frame in turn, then
+                # rotate back from the innermost one's helicity frame
+                path = self._paths[id(vertex)]
+                moms = jnp.concatenate([jnp.stack([node_momentum(a) for a in path], axis=1), pc], axis=1)
+                direction = None
+                for i, a in enumerate(path):
+                    direction = moms[:, i, 1:]
+                    Ma = virt[self._res_index[id(a)]][0]
+                    moms = boost_to_rest(moms[:, i : i + 1, :], Ma[:, None], moms)
+                pc = rotate_to_helicity_frame(direction, moms[:, len(path) :])
             uv, lw = nbody_inverse(lay, pc, Mv, masses)
             u_cols.append(uv)
             log_w = log_w + lw
