@@ -256,9 +256,6 @@ SCHEMA: dict = {
         "buffer_size": Field(_int(lo=0), 20000, "replay buffer of weighted samples (0: fresh batch only)"),
         "buffer_batch": Field(_int(lo=2, nullable=True), None, "forward-part minibatch from the buffer"),
         "updates_per_batch": Field(_int(lo=1), 1, "updates per fresh batch (>1: buffered updates in between)"),
-        "me_gradient": Field(
-            _choice("forward", "reverse"), "forward", "how grad_u log p is built for the reverse KL"
-        ),
         "checkpoint_every": Field(_int(lo=1), 100, "updates between checkpoints"),
         "log_every": Field(_int(lo=1), 50, "updates between log lines (non-terminal output)"),
     },
