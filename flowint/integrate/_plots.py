@@ -36,16 +36,16 @@ def observables(process, momenta) -> dict:
     ninitial = int(getattr(process, "ninitial", 2))
     finals = list(range(ninitial, p.shape[1]))
     names = {}
-    for res in getattr(process, "resonances", None) or []:
+    # s-channel resonances that are a proper subset of the final state (not e.g. the Z of e+e- -> mu+mu-)
+    resonances = [r for r in getattr(process, "resonances", None) or [] if 2 <= len(r["legs"]) < len(finals)]
+    for res in resonances:
         legs = list(res["legs"])
-        if len(legs) < 2:
-            continue
         name = res.get("name", str(res["pdg"]))
         names[name] = names.get(name, 0) + 1
         label = name if names[name] == 1 else f"{name}{names[name]}"
         out[f"m_{label}"] = (_mass(p[:, legs].sum(axis=1)), f"m({name}) [GeV]")
-    res = (getattr(process, "resonances", None) or [None])[0]
-    if res is not None and len(res["legs"]) >= 2:
+    res = resonances[0] if resonances else None
+    if res is not None:
         out["cos_theta"] = (_cos_theta(p[:, list(res["legs"])].sum(axis=1)), f"cos theta({res.get('name', '')})")
     else:
         out["cos_theta"] = (_cos_theta(p[:, finals[0]]), f"cos theta(particle {finals[0]})")
