@@ -62,9 +62,10 @@ def test_vegas_baseline_same_budget_and_consistent(ee_mumu):
     v = ee_mumu.vegas()
     res = ee_mumu.result
     assert abs(pull(res["xsec_pb"], res["xsec_err_pb"], v["xsec_pb"], v["xsec_err_pb"])) < 3
-    # vegas's neval is approximate: within 10 % of the flow's calls on both sides
+    # the same budget: vegas's calls per iteration are approximate (whole hypercubes), so the adaptation
+    # gets the flow's training calls to 10 % and the final iterations make up the rest of the total
     assert v["n_evals_adapt"] == pytest.approx(res["n_evals_train"], rel=0.1)
-    assert v["n_evals_final"] == pytest.approx(res["n_evals_integration"], rel=0.1)
+    assert v["n_evals"] == pytest.approx(res["n_evals"], rel=0.02)
     assert 0 <= v["Q"] <= 1 and v["chi2_dof"] >= 0
     assert 0 < v["unweighting_efficiency"] <= 1
     assert v["weights"].shape == (v["n_evals_final"],)

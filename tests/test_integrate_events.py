@@ -388,3 +388,11 @@ def test_write_lhe_bad_input(tmp_path, ee_mumu_events):
     with pytest.raises(ValueError, match=r"event_weight: expected a number or shape \(300,\)"):
         write_lhe(path, momenta, proc.pdg_codes, event_weight=np.ones(3), **kwargs)
     assert list(tmp_path.iterdir()) == []  # validated before anything is written
+
+
+def test_unweighting_efficiency_never_exceeds_one_when_a_few_weights_dominate():
+    w = np.full(100000, 1e-6)
+    w[:3] = [1e4, 3e3, 2e3]  # sigma carried by three points: replica maxima mostly miss them
+    s = weight_summary(w, key_or_seed=1)
+    assert s["w_max"] == s["w_max_abs"] == 1e4
+    assert 0 < s["unweighting_efficiency"] <= 1

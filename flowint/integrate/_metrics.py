@@ -131,6 +131,8 @@ def weight_summary(weights, n_total=None, key_or_seed=0, wmax_replicas=100, wmax
           the mean (``xsec_err_pb / xsec_pb``) added in quadrature, times the efficiency;
           ``unweighting_efficiency_abs`` :math:`= \hat\sigma / \max_i w_i` (a lower bound: hit-or-miss
           against the true maximum never produces overweight events);
+          when the robust ``w_max`` falls below the mean (the cross section sits in a few extreme weights)
+          the largest weight is used instead, so the efficiency never exceeds 1;
         * ``n_evals`` :math:`= N` and ``n_nonzero``.
 
         If every weight is zero (no point passed the cuts) the cross section and its error are 0,
@@ -217,6 +219,10 @@ def weight_summary(weights, n_total=None, key_or_seed=0, wmax_replicas=100, wmax
     q16, q84 = np.percentile(maxima, [16.0, 84.0])
     w_max_err = 0.5 * float(q84 - q16)
 
+    if w_max < mean:
+        # the replicas' maxima lie below the mean: the cross section sits in a few extreme weights and
+        # hit-or-miss against the robust w_max would carry it in overweights; fall back to the true max
+        w_max, w_max_err = w_max_abs, 0.0
     if w_max > 0.0:
         eff = mean / w_max
         eff_err = eff * math.hypot(w_max_err / w_max, err / mean)

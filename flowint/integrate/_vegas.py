@@ -100,10 +100,13 @@ def vegas_baseline(
         result = integ(vegas.batchintegrand(f), nitn=nitn_adapt, neval=per, alpha=alpha)
         adapt_log = [{"mean": float(r.mean), "sdev": float(r.sdev)} for r in result.itn_results]
     n_evals_adapt = f.n_calls
-    per = max(int(n_final // nitn_final), 2 * ndim)
-    integ.set(neval=per, adapt=False)
+    # vegas rounds its calls per iteration down to whole hypercubes: the final iterations make up what the
+    # adaptation did not use, each aiming at an equal share of what is left of the total budget
+    target = int(n_adapt) + int(n_final)
     means, variances, weights, points = [], [], [], []
-    for _ in range(nitn_final):
+    for it in range(nitn_final):
+        left = max(target - f.n_calls, 2 * ndim)
+        integ.set(neval=max(int(left // (nitn_final - it)), 2 * ndim), adapt=False)
         m, v, w, x = _iteration(integ, f, keep_points)
         means.append(m)
         variances.append(v)
