@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import REFERENCE, load_reference_me
+
 from flowint.madjax import load_library, load_process, shipped_processes
 from flowint.madjax._library import SHIPPED_DIR
 from flowint.madjax._param_card import parse_slha

@@ -37,7 +37,7 @@ def test_reexport_reproduces_the_committed_files(name, tmp_path):
 
 def test_export_without_madgraph_fails_with_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MG5_AMC"}
-    run = subprocess.run([sys.executable, "-m", "flowint.madjax.export", "generate e+ e- > mu+ mu-",
+    run = subprocess.run([sys.executable, "-m", "flowint.madjax.export", "generate e+ e- > mu+ mu-",  # noqa: PLW1510
                           "-o", str(tmp_path / "out"), "--mg5", str(tmp_path / "no-madgraph-here")],
                          capture_output=True, text=True, env=env)
     assert run.returncode == 1

@@ -15,14 +15,14 @@ def _points(proc, sqrt_s, n, seed):
     return _library.random_points(proc.external_masses, sqrt_s, n, np.random.default_rng(seed))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _value_and_grads(proc):
     """One compiled function per process (shared by the tests): sum of |M|² over the batch and its
     gradient w.r.t. momenta and parameters."""
     return jax.jit(jax.value_and_grad(lambda p, c: proc.me2(p, c).sum(), argnums=(0, 1)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _value_and_directional_derivative(proc):
     """Forward mode: |M|² and its derivative along a tangent of the momenta (cheaper to compile)."""
     return jax.jit(lambda p, t: jax.jvp(proc.me2, (p,), (t,)))

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import REFERENCE, load_reference_me
+
 from flowint.madjax import load_process, shipped_processes
 
 # reference key -> shipped process evaluated with that file's param card

@@ -18,8 +18,16 @@ from flowint.madjax import _library
 from flowint.madjax._param_card import format_param_card, parse_slha
 from flowint.madjax._process import Process, normalize_key
 
-__all__ = ["Process", "load_process", "load_library", "shipped_processes", "normalize_key", "parse_slha",
-           "format_param_card", "MadJax"]
+__all__ = [
+    "MadJax",
+    "Process",
+    "format_param_card",
+    "load_library",
+    "load_process",
+    "normalize_key",
+    "parse_slha",
+    "shipped_processes",
+]
 
 _cache: dict = {}
 

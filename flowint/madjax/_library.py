@@ -38,7 +38,7 @@ def shipped_names():
 def resolve(name_or_path):
     """Directory of a process library given a shipped name or a path."""
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise ValueError(f"a process is named by a string or a path, got {type(name_or_path).__name__}")
+        raise ValueError(f"a process is named by a string or a path, got {type(name_or_path).__name__}")  # noqa: TRY004 (one error type for bad input)
     text = os.fspath(name_or_path)
     if os.path.isdir(text):
         if not os.path.isfile(os.path.join(text, "manifest.json")):
@@ -69,7 +69,7 @@ def read_manifest(directory):
     except json.JSONDecodeError as error:
         raise ValueError(f"malformed manifest {where}: not valid JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(manifest, dict):
-        raise ValueError(f"malformed manifest {where}: the top level must be an object")
+        raise ValueError(f"malformed manifest {where}: the top level must be an object")  # noqa: TRY004 (one error type for bad input)
     _check_fields(manifest, _REQUIRED, where)
     if manifest["format"] != FORMAT:
         raise ValueError(f"malformed manifest {where}: format {manifest['format']!r} is not {FORMAT!r}")
@@ -80,7 +80,7 @@ def read_manifest(directory):
         raise ValueError(f"malformed manifest {where}: it lists no process")
     for i, entry in enumerate(manifest["processes"]):
         if not isinstance(entry, dict):
-            raise ValueError(f"malformed manifest {where}: processes[{i}] must be an object")
+            raise ValueError(f"malformed manifest {where}: processes[{i}] must be an object")  # noqa: TRY004 (one error type for bad input)
         _check_fields(entry, _REQUIRED_PROCESS, f"{where} (processes[{i}])")
         if len(entry["pdg_codes"]) != entry["nexternal"] or len(entry["particles"]) != entry["nexternal"]:
             raise ValueError(f"malformed manifest {where}: processes[{i}] lists {len(entry['pdg_codes'])} PDG "

@@ -80,7 +80,7 @@ def read_param_card(path, externals):
         elif (block, code) not in found:
             missing.append(f"{block.upper()} {code} ({name})")
     if missing_blocks:
-        block, names = sorted(missing_blocks.items())[0]
+        block, names = min(missing_blocks.items())
         what = "DECAY entries" if block == "decay" else f"BLOCK {block.upper()}"
         raise ValueError(f"param card {os.path.basename(path)!r} has no {what} (needed for {', '.join(names)})")
     if missing:

@@ -134,7 +134,7 @@ class Process:
         if params is None:
             return full
         if not isinstance(params, Mapping):
-            raise ValueError(f"params must be a mapping {{(block, code): value}}, got {type(params).__name__}")
+            raise ValueError(f"params must be a mapping {{(block, code): value}}, got {type(params).__name__}")  # noqa: TRY004
         for key, value in params.items():
             norm = normalize_key(key)
             if norm not in self._defaults:
@@ -193,7 +193,7 @@ class Process:
         if not _is_tracer(momenta):
             try:
                 momenta = np.asarray(momenta)
-            except Exception:
+            except (TypeError, ValueError):
                 raise ValueError(f"{self.name}: momenta must be a numeric array") from None
             if not np.issubdtype(momenta.dtype, np.number) or np.iscomplexobj(momenta):
                 raise ValueError(f"{self.name}: momenta must be real numbers, got dtype {momenta.dtype}")

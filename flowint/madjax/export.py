@@ -62,7 +62,7 @@ def export(commands, output, mg5=None, model="sm", force=False, quiet=True):
             handle.write("\n".join(lines) + "\n")
         if os.path.isdir(output) and force:
             shutil.rmtree(output)
-        run = subprocess.run([sys.executable, script, card], cwd=work, env=env, text=True,
+        run = subprocess.run([sys.executable, script, card], cwd=work, env=env, text=True, check=False,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     tail = "\n".join(run.stdout.splitlines()[-30:])
     if run.returncode != 0 or not os.path.isfile(os.path.join(output, "manifest.json")):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from io import StringIO
 
 import aloha
-import aloha.aloha_writers as aloha_writers
+from aloha import aloha_writers
 
 
 class ALOHAWriterForJax(aloha_writers.ALOHAWriterForPython):

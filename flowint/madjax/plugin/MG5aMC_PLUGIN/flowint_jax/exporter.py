@@ -19,13 +19,11 @@ import json
 import logging
 import os
 
-import aloha.create_aloha as create_aloha
-import madgraph.core.helas_objects as helas_objects
-import madgraph.iolibs.export_python as export_python
-import madgraph.iolibs.export_v4 as export_v4
-import madgraph.iolibs.helas_call_writers as helas_call_writers
-import madgraph.various.misc as misc
+from aloha import create_aloha
 from madgraph import MG5DIR
+from madgraph.core import helas_objects
+from madgraph.iolibs import export_python, export_v4, helas_call_writers
+from madgraph.various import misc
 
 from . import aloha_jax, model_jax
 
@@ -242,7 +240,7 @@ class JaxExporter(export_v4.VirtualExporter):
                 block, code = model_jax.lha_key(p)
                 return {"name": model_jax.display_name(name), "parameter": name, "key": [block, code],
                         "value": float(p.value.real)}
-        for key, params in self.model.get("parameters").items():
+        for params in self.model.get("parameters").values():
             for p in params:
                 if p.name == name:
                     return {"name": model_jax.display_name(name), "parameter": name, "key": None,
@@ -335,7 +333,7 @@ class JaxExporter(export_v4.VirtualExporter):
             inner = [r for r in pool if set(r["legs"]) < set(legs)]
             maximal = [r for r in inner if not any(set(r["legs"]) < set(o["legs"]) for o in inner)]
             covered = set().union(*(set(r["legs"]) for r in maximal)) if maximal else set()
-            children = [dict(external=leg) for leg in legs if leg not in covered]
+            children = [{"external": leg} for leg in legs if leg not in covered]
             for r in maximal:
                 children.append(resonance_node(r))
             return sorted(children, key=lambda c: min(c.get("legs", [c.get("external")])))

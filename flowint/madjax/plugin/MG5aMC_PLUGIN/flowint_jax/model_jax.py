@@ -74,7 +74,7 @@ def lha_key(param):
 
 
 def display_name(name):
-    return name[4:] if name.startswith("mdl_") else name
+    return name.removeprefix("mdl_")
 
 
 def collect(model, wanted):
