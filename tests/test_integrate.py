@@ -62,10 +62,10 @@ def test_vegas_baseline_same_budget_and_consistent(ee_mumu):
     v = ee_mumu.vegas()
     res = ee_mumu.result
     assert abs(pull(res["xsec_pb"], res["xsec_err_pb"], v["xsec_pb"], v["xsec_err_pb"])) < 3
-    # the same budget: vegas's calls per iteration are approximate (whole hypercubes), so the adaptation
-    # gets the flow's training calls to 10 % and the final iterations make up the rest of the total
-    assert v["n_evals_adapt"] == pytest.approx(res["n_evals_train"], rel=0.1)
-    assert v["n_evals"] == pytest.approx(res["n_evals"], rel=0.02)
+    # the same budget in iterations of equal size (5 adapting, 4 final); vegas rounds each iteration down
+    # to whole hypercubes, so it may use a few per cent fewer calls, never more
+    assert 0.9 * res["n_evals"] <= v["n_evals"] <= res["n_evals"]
+    assert v["n_evals_final"] == pytest.approx(v["n_evals"] * 4 / 9, rel=0.05)
     assert 0 <= v["Q"] <= 1 and v["chi2_dof"] >= 0
     assert 0 < v["unweighting_efficiency"] <= 1
     assert v["weights"].shape == (v["n_evals_final"],)

@@ -284,8 +284,8 @@ SCHEMA: dict = {
     },
     "vegas": {
         "enabled": Field(_bool(), True, "run the VEGAS baseline at the flow's number of integrand calls"),
-        "nitn_adapt": Field(_int(lo=1), 10, "adaptation iterations (share the flow's training calls)"),
-        "nitn_final": Field(_int(lo=1), 5, "iterations with the frozen grid (share the integration calls)"),
+        "nitn_adapt": Field(_int(lo=1), 10, "adapting iterations (all iterations have equal size)"),
+        "nitn_final": Field(_int(lo=1), 5, "iterations with the frozen grid, giving the final estimate"),
         "alpha": Field(_float(lo=0.0), 0.5, "grid damping"),
         "batch_size": Field(_int(lo=1), 50000, "evaluation chunk (fixed shape: compiled once)"),
     },

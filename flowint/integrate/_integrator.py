@@ -370,8 +370,9 @@ class Integrator:
     def vegas(self, n_adapt: int | None = None, n_final: int | None = None, *, keep_points: bool = True) -> dict:
         """The VEGAS baseline on the same integrand and mapping.
 
-        By default it gets the flow's budget: ``n_adapt`` = the flow's pre-training + training calls (at
-        least one adaptation iteration's worth) and ``n_final`` = the flow's integration calls.
+        By default it gets the flow's budget: ``n_adapt`` = the flow's pre-training + training calls and
+        ``n_final`` = the flow's integration calls, spent in ``vegas.nitn_adapt + vegas.nitn_final``
+        iterations of equal size (see :func:`vegas_baseline`).
         """
         vc, ic = self.config["vegas"], self.config["integration"]
         if n_adapt is None:

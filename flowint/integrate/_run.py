@@ -112,8 +112,9 @@ def run(config, output_dir, *, resume: bool = False, log=None, progress=None) ->
     }
     vegas = None
     if c["vegas"]["enabled"]:
-        log(f"VEGAS baseline: {flow['n_evals'] - flow['n_evals_integration']:,} adaptation + "
-            f"{flow['n_evals_integration']:,} final calls")
+        vc = c["vegas"]
+        log(f"VEGAS baseline: {flow['n_evals']:,} calls in {vc['nitn_adapt']} adapting + {vc['nitn_final']} "
+            f"final iterations")
         vegas = integ.vegas()
         results["vegas"] = {k: v for k, v in vegas.items() if k not in ("points", "weights")}
         ratio, ratio_err = _variance_ratio(flow, vegas)

@@ -1,8 +1,10 @@
 r"""The VEGAS baseline (G. P. Lepage's ``vegas`` package) on the same integrand and mapping as the flow.
 
-:func:`vegas_baseline` adapts a VEGAS grid (importance map + adaptive stratification) with ``n_adapt``
-integrand calls in ``nitn_adapt`` iterations, then freezes it and runs ``nitn_final`` iterations with
-``n_final`` calls in total. The final iterations are driven through ``Integrator.random_batch`` so that
+:func:`vegas_baseline` spends ``n_adapt + n_final`` integrand calls in ``nitn_adapt + nitn_final``
+iterations of equal size: the first ``nitn_adapt`` adapt the grid (importance map + adaptive
+stratification), the last ``nitn_final`` use it frozen. (Equal sizes keep VEGAS's strata and their
+adapted allocation of calls; vegas rounds each iteration to whole hypercubes, so it may use up to a few
+per cent fewer calls than asked: ``n_evals`` reports what it used.) The final iterations are driven through ``Integrator.random_batch`` so that
 every point's weight is kept:
 
     w_i = N_it · wgt_i · f(x_i),
@@ -94,19 +96,19 @@ def vegas_baseline(
     rng = np.random.default_rng(seed)
     f = CountingIntegrand(fn)
     integ = vegas.Integrator([[0.0, 1.0]] * ndim, ran_array_generator=rng.random, alpha=alpha)
+    # one number of calls per iteration for adaptation and final iterations alike: changing it makes vegas
+    # rebuild its strata and forget the adapted allocation of calls to hypercubes (its stratification)
+    total = int(n_adapt) + int(n_final)
+    n_itn = (nitn_adapt if n_adapt > 0 else 0) + nitn_final
+    per = max(total // n_itn, 2 * ndim)
     adapt_log = []
     if n_adapt > 0 and nitn_adapt > 0:
-        per = max(int(n_adapt // nitn_adapt), 2 * ndim)
         result = integ(vegas.batchintegrand(f), nitn=nitn_adapt, neval=per, alpha=alpha)
         adapt_log = [{"mean": float(r.mean), "sdev": float(r.sdev)} for r in result.itn_results]
     n_evals_adapt = f.n_calls
-    # vegas rounds its calls per iteration down to whole hypercubes: the final iterations make up what the
-    # adaptation did not use, each aiming at an equal share of what is left of the total budget
-    target = int(n_adapt) + int(n_final)
+    integ.set(neval=per, adapt=False)
     means, variances, weights, points = [], [], [], []
-    for it in range(nitn_final):
-        left = max(target - f.n_calls, 2 * ndim)
-        integ.set(neval=max(int(left // (nitn_final - it)), 2 * ndim), adapt=False)
+    for _ in range(nitn_final):
         m, v, w, x = _iteration(integ, f, keep_points)
         means.append(m)
         variances.append(v)
