@@ -62,10 +62,11 @@ def test_vegas_baseline_same_budget_and_consistent(ee_mumu):
     v = ee_mumu.vegas()
     res = ee_mumu.result
     assert abs(pull(res["xsec_pb"], res["xsec_err_pb"], v["xsec_pb"], v["xsec_err_pb"])) < 3
-    # the same budget in iterations of equal size (5 adapting, 4 final); vegas rounds each iteration down
-    # to whole hypercubes, so it may use a few per cent fewer calls, never more
-    assert 0.9 * res["n_evals"] <= v["n_evals"] <= res["n_evals"]
-    assert v["n_evals_final"] == pytest.approx(v["n_evals"] * 4 / 9, rel=0.05)
+    # the same budget, in iterations of equal size (5 adapting, then as many final ones as bring the total
+    # closest to the flow's calls: vegas gives each hypercube a whole number of points)
+    per_iteration = v["n_evals_final"] / v["nitn_final"]
+    assert per_iteration == pytest.approx(v["n_evals_adapt"] / 5, rel=0.1)
+    assert abs(v["n_evals"] - res["n_evals"]) <= 0.6 * per_iteration
     assert 0 <= v["Q"] <= 1 and v["chi2_dof"] >= 0
     assert 0 < v["unweighting_efficiency"] <= 1
     assert v["weights"].shape == (v["n_evals_final"],)
