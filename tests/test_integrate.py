@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pylhe
 import pytest
-from conftest import REFERENCE
+from conftest import REFERENCE, ee_mumu_couplings
 from scipy import stats
 
 from flowint.integrate import Integrator, pull
@@ -93,13 +93,7 @@ def test_uux_ttx_cross_section_matches_madevent():
 
 def _sigma_ee_mumu(sqrt_s, params):
     """Analytic tree-level sigma(e+e- -> mu+mu-) via gamma + Z in pb (the cos theta integral done exactly)."""
-    alpha = 1 / params[("sminputs", 1)]
-    mz, wz, gf = params[("mass", 23)], params[("decay", 23)], params[("sminputs", 2)]
-    mw = math.sqrt(mz**2 / 2 + math.sqrt(mz**4 / 4 - math.pi * alpha * mz**2 / (gf * math.sqrt(2))))
-    sw2 = 1 - mw**2 / mz**2
-    sw, cw = math.sqrt(sw2), math.sqrt(1 - sw2)
-    e2 = 4 * math.pi * alpha
-    gl, gr = (-0.5 + sw2) / (sw * cw), sw2 / (sw * cw)
+    e2, gl, gr, mz, wz = ee_mumu_couplings(params)
     s = sqrt_s**2
     z = 1 / (s - mz**2 + 1j * mz * wz)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, load_reference_me
+from conftest import REFERENCE, ee_mumu_couplings, load_reference_me
 
 from flowint.madjax import load_process, shipped_processes
 
@@ -100,13 +100,7 @@ def _random_2to2(rng, n, sqrt_s, m3=0.0, m4=0.0):
 
 def ee_mumu_analytic(momenta, params):
     """Tree-level e+e- -> mu+mu- via photon and Z (fixed width), massless leptons, helicity amplitudes."""
-    alpha = 1 / params[("sminputs", 1)]
-    mz, wz, gf = params[("mass", 23)], params[("decay", 23)], params[("sminputs", 2)]
-    mw = np.sqrt(mz ** 2 / 2 + np.sqrt(mz ** 4 / 4 - np.pi * alpha * mz ** 2 / (gf * np.sqrt(2))))
-    sw2 = 1 - mw ** 2 / mz ** 2
-    sw, cw = np.sqrt(sw2), np.sqrt(1 - sw2)
-    e2 = 4 * np.pi * alpha
-    g_left, g_right = (-0.5 + sw2) / (sw * cw), sw2 / (sw * cw)
+    e2, g_left, g_right, mz, wz = ee_mumu_couplings(params)
     p_em, p_mm = momenta[:, 1], momenta[:, 3]
     s = _minkowski(momenta[:, 0] + p_em, momenta[:, 0] + p_em)
     cos = (p_em[:, 1:] * p_mm[:, 1:]).sum(1) / np.linalg.norm(p_em[:, 1:], axis=1) / np.linalg.norm(p_mm[:, 1:], axis=1)
