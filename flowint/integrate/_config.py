@@ -349,20 +349,20 @@ def validate_config(config: Mapping) -> dict:
     return out
 
 
-_SMOOTH_ONLY = ("n_components", "alpha", "power", "slope_floor", "min_scale", "init_scale",
+SMOOTH_KEYS = ("n_components", "alpha", "power", "slope_floor", "min_scale", "init_scale",
                 "init_identity_weight", "analytic")
-_SPLINE_ONLY = ("n_bins",)
+SPLINE_KEYS = ("n_bins",)
 
 
 def _cross_checks(cfg, raw):
     flow_raw = raw.get("flow") or {}
-    other = _SPLINE_ONLY if cfg["flow"]["kind"] == "smooth" else _SMOOTH_ONLY
+    other = SPLINE_KEYS if cfg["flow"]["kind"] == "smooth" else SMOOTH_KEYS
     for k in other:
         # a complete config (defaults filled in) is valid input again: only a non-default value is an error
         if k in flow_raw and flow_raw[k] != SCHEMA["flow"][k].default:
             raise ConfigError(
                 f"config key 'flow.{k}' does not apply to a {cfg['flow']['kind']} flow "
-                f"(smooth: {', '.join(_SMOOTH_ONLY)}; spline: {', '.join(_SPLINE_ONLY)})"
+                f"(smooth: {', '.join(SMOOTH_KEYS)}; spline: {', '.join(SPLINE_KEYS)})"
             )
     if cfg["flow"]["init_scale"] <= cfg["flow"]["min_scale"]:
         raise ConfigError(

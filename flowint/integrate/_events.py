@@ -20,12 +20,11 @@ from __future__ import annotations
 import gzip
 import math
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_open
 from ._metrics import _check_weights
 
 __all__ = ["read_lhe_init", "unweight", "write_lhe"]
@@ -311,33 +310,19 @@ def write_lhe(
     lines.append("</init>\n")
     preamble = "".join(lines)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if path.name.endswith(".gz"):
-                stream = gzip.GzipFile(
-                    filename=path.name[:-3], mode="wb", fileobj=raw, compresslevel=6, mtime=0
-                )
-            else:
-                stream = raw
-            try:
-                stream.write(preamble.encode())
-                for block in _event_blocks(table, template):
-                    stream.write(block.encode())
-                stream.write(b"</LesHouchesEvents>\n")
-            finally:
-                if stream is not raw:
-                    stream.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
+    with atomic_open(path) as raw:
+        if path.name.endswith(".gz"):
+            stream = gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+        else:
+            stream = raw
         try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+            stream.write(preamble.encode())
+            for block in _event_blocks(table, template):
+                stream.write(block.encode())
+            stream.write(b"</LesHouchesEvents>\n")
+        finally:
+            if stream is not raw:
+                stream.close()
     return path
 
 

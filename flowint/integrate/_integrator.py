@@ -35,7 +35,7 @@ from flowint.madjax import load_process
 from flowint.phasespace import integrand as make_integrand
 from flowint.phasespace import make_cuts, make_mapping, read_lhe
 
-from ._config import ConfigError, parse_param_key, resolve_path, validate_config
+from ._config import SMOOTH_KEYS, SPLINE_KEYS, ConfigError, parse_param_key, resolve_path, validate_config
 from ._events import unweight, write_lhe
 from ._metrics import weight_summary
 from ._train import (
@@ -56,16 +56,13 @@ from ._train import (
 )
 from ._vegas import vegas_baseline, vegas_samples
 
-_SMOOTH_KEYS = ("n_components", "alpha", "power", "slope_floor", "min_scale", "init_scale",
-                "init_identity_weight", "analytic")
-
 
 def _flow_hyper(flow_cfg: dict) -> dict:
     hyper = {k: flow_cfg[k] for k in ("n_layers", "hidden_width", "hidden_depth", "activation")}
     if flow_cfg["kind"] == "smooth":
-        hyper.update({k: flow_cfg[k] for k in _SMOOTH_KEYS})
+        hyper.update({k: flow_cfg[k] for k in SMOOTH_KEYS})
     else:
-        hyper["n_bins"] = flow_cfg["n_bins"]
+        hyper.update({k: flow_cfg[k] for k in SPLINE_KEYS})
     return hyper
 
 
@@ -130,6 +127,7 @@ class Integrator:
         self.vegas_result = None
         self._update = 0
         self._draw_cache = {}
+        self._map_fn = None
 
     # ---------------------------------------------------------------------------------------- training
     @property
@@ -391,7 +389,9 @@ class Integrator:
     # --------------------------------------------------------------------------------------- events
     def momenta(self, u) -> np.ndarray:
         """Momenta (N, nexternal, 4) of points of the cube (through the run's mapping and parameters)."""
-        fn = jax.jit(lambda x: self.mapping.map(x, self.params)[0])
+        if self._map_fn is None:  # compiled once, however many event sets are mapped
+            self._map_fn = jax.jit(lambda x: self.mapping.map(x, self.params)[0])
+        fn = self._map_fn
         u = jnp.asarray(u, dtype=jnp.float64)
         chunk = 8192
         return np.concatenate(

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ._train import atomic_write_bytes
+from ._files import atomic_write_bytes
 
 _JETS = {1, 2, 3, 4, 5, 21}
 

@@ -25,9 +25,9 @@ import time
 import numpy as np
 
 from ._config import resolve_path
+from ._files import atomic_write_bytes
 from ._integrator import Integrator, _config_text
 from ._metrics import pull
-from ._train import atomic_write_bytes
 
 CHECKPOINT = "checkpoint.pkl"
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +32,7 @@ import optax
 from flowint.losses import forward_kl, log_mean_exp, omega_schedule, relative_std, reverse_kl, variance_loss
 
 from ._buffer import Buffer, buffer_add, buffer_init, buffer_sample
+from ._files import atomic_write_bytes
 
 CHECKPOINT_VERSION = 1
 
@@ -164,24 +164,6 @@ def init_state(flow, optimizer, training: dict, seed: int) -> TrainState:
 
 
 # -- checkpoints ---------------------------------------------------------------------------------------------
-def atomic_write_bytes(path, data: bytes):
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path, *, state: TrainState, update: int, history: dict, counters: dict, config: dict):
     payload = {
         "version": CHECKPOINT_VERSION,

@@ -69,13 +69,12 @@ def _iteration(integ, f, keep):
     return float(np.sum(s1)), float(max(np.sum(var), 0.0)), wf * n, points
 
 
-def _calls_per_iteration(integ, neval: int) -> int:
-    """Calls one vegas iteration makes at ``neval`` (counted on a dry pass: no integrand call).
+def _calls_per_iteration(integ) -> int:
+    """Calls one vegas iteration makes at the integrator's settings (a dry pass: no integrand call).
 
     vegas gives every hypercube a whole number of points, so in many dimensions an iteration makes
     noticeably fewer calls than ``neval`` (163,840 instead of 180,000 for the 14-D chain).
     """
-    integ.set(neval=neval)
     return sum(x.shape[0] for x, _ in integ.random_batch())
 
 
@@ -119,7 +118,7 @@ def vegas_baseline(
     n_evals_adapt = f.n_calls
     integ.set(neval=per, adapt=False)
     # iterations come in whole hypercubes: as many final iterations as bring the total closest to the budget
-    calls = _calls_per_iteration(integ, per)
+    calls = _calls_per_iteration(integ)
     if calls > 0:
         nitn_final = max(1, round((total - n_evals_adapt) / calls))
     means, variances, weights, points = [], [], [], []
